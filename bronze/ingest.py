@@ -1,0 +1,338 @@
+"""Bronze job: ingest every new landing file into Delta, exactly once, losing no line.
+
+How exactly-once holds across crashes:
+
+1. **Plan.** New files (not yet in ``bronze.files``) are appended to that ledger as one
+   ``pending`` batch with the next batch id: one Delta commit.
+2. **Write.** The batch's lines go to ``bronze.events`` and ``quarantine.bronze_events``, each
+   as one append carrying the Delta transaction id ``(bronze, batch_id)``. Delta commits the
+   data and the id atomically and skips an append whose id it has already seen.
+3. **Complete.** Per-file counts are read back from the two tables and the ledger rows are set
+   to ``ingested`` (or ``rejected``) with those counts.
+
+A run killed anywhere leaves at most one pending batch; the next run finishes it first (the
+writes already done are skipped by Delta), then plans the files that arrived since.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from bronze.parse import (
+    HeaderCheck,
+    HeaderKind,
+    block_stats,
+    check_header,
+    classify_lines,
+    data_rows,
+    number_lines,
+    quarantined_lines,
+)
+from lakehouse.config import LakehouseConfig, join_location
+from lakehouse.delta_io import append_once, ensure_table, read_table, table_location
+from lakehouse.faults import crash_point
+from lakehouse.runs import LayerResult, utc_now
+from lakehouse.schema import RAW_FILE_SUFFIXES
+from lakehouse.storage import FileInfo, list_files, normalize_path
+from lakehouse.tables import BRONZE_EVENTS, BRONZE_FILES, BRONZE_QUARANTINE, BRONZE_TABLES
+
+log = logging.getLogger("lakehouse.bronze")
+
+TXN_APP_ID = "lakehouse.bronze"
+
+
+class IngestionIntegrityError(RuntimeError):
+    """Counts read back from the tables do not add up to the lines read: never expected."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: int
+    run_id: str
+    planned_at: datetime
+    files: tuple[str, ...]
+    """Paths relative to the landing folder."""
+
+
+def run(
+    spark: SparkSession, config: LakehouseConfig, run_id: str, min_file_age_seconds: float = 0.0
+) -> LayerResult:
+    """Finish any pending batch, then ingest the files that are new in the landing folder."""
+    started = time.monotonic()
+    result = LayerResult(
+        "bronze", {"files": 0, "lines": 0, "rows": 0, "quarantined": 0, "rejected_files": 0}
+    )
+    for table in BRONZE_TABLES:
+        ensure_table(spark, table, table_location(config, table))
+
+    ledger = _ledger_rows(spark, config)
+    pending = _pending_batch(ledger)
+    if pending is not None:
+        log.info("resuming batch %d left pending by run %s", pending.batch_id, pending.run_id)
+        _ingest_batch(spark, config, pending, result)
+
+    batch = _plan_batch(spark, config, ledger, run_id, min_file_age_seconds)
+    if batch is None:
+        log.info("no new files in %s", config.landing)
+    else:
+        _ingest_batch(spark, config, batch, result)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _ledger_rows(spark: SparkSession, config: LakehouseConfig) -> list[Row]:
+    """The ledger is small (one row per landing file): read it once per run."""
+    return (
+        read_table(spark, table_location(config, BRONZE_FILES))
+        .select("source_file", "batch_id", "status", "run_id", "planned_at")
+        .collect()
+    )
+
+
+def _pending_batch(ledger: list[Row]) -> Batch | None:
+    rows = [r for r in ledger if r["status"] == "pending"]
+    if not rows:
+        return None
+    batch_ids = {r["batch_id"] for r in rows}
+    if len(batch_ids) > 1:  # only one batch is ever pending; say so loudly if not
+        raise IngestionIntegrityError(f"more than one pending bronze batch: {sorted(batch_ids)}")
+    first = rows[0]
+    return Batch(
+        batch_id=first["batch_id"],
+        run_id=first["run_id"],
+        planned_at=first["planned_at"],
+        files=tuple(sorted(r["source_file"] for r in rows)),
+    )
+
+
+def _plan_batch(
+    spark: SparkSession,
+    config: LakehouseConfig,
+    ledger: list[Row],
+    run_id: str,
+    min_file_age_seconds: float,
+) -> Batch | None:
+    known = {r["source_file"] for r in ledger}
+    planned_at = utc_now()
+    new = [
+        f for f in list_files(spark, config.landing, RAW_FILE_SUFFIXES) if f.relative not in known
+    ]
+    fresh = [f for f in new if (planned_at - f.modified_at).total_seconds() >= min_file_age_seconds]
+    for f in new:
+        if f not in fresh:
+            log.info("skipping %s: modified less than %.0f s ago", f.relative, min_file_age_seconds)
+    if not fresh:
+        return None
+    batch = Batch(
+        batch_id=max((r["batch_id"] for r in ledger), default=0) + 1,
+        run_id=run_id,
+        planned_at=planned_at,
+        files=tuple(f.relative for f in fresh),
+    )
+    plan = [_ledger_row(batch, f.relative, "pending", f) for f in fresh]
+    _ledger_frame(spark, plan).write.format("delta").mode("append").save(
+        table_location(config, BRONZE_FILES)
+    )
+    log.info(
+        "planned batch %d: %d new file(s), %.1f MB",
+        batch.batch_id,
+        len(fresh),
+        sum(f.size for f in fresh) / 1e6,
+    )
+    crash_point("bronze.after_plan")
+    return batch
+
+
+def _ledger_row(
+    batch: Batch,
+    name: str,
+    status: str,
+    file: FileInfo | None,
+    counts: tuple[int, int, int, int] | None = None,
+    message: str | None = None,
+    completed_at: datetime | None = None,
+) -> tuple:
+    lines, headers, rows, quarantined = counts or (None, None, None, None)
+    return (
+        name,
+        batch.batch_id,
+        status,
+        file.size if file else None,
+        file.modified_at if file else None,
+        lines,
+        headers,
+        rows,
+        quarantined,
+        message,
+        batch.run_id,
+        batch.planned_at,
+        completed_at,
+    )
+
+
+def _ledger_frame(spark: SparkSession, rows: list[tuple]) -> DataFrame:
+    schema = ", ".join(f"`{c.name}` {c.type}" for c in BRONZE_FILES.columns)
+    return spark.createDataFrame(rows, schema)
+
+
+def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
+    """Lines of the files with their scanned block and a row id that is consecutive per block."""
+    return spark.read.text(paths).select(
+        "value",
+        F.col("_metadata.file_path").alias("file_path"),
+        F.col("_metadata.file_block_start").alias("block_start"),
+        F.monotonically_increasing_id().alias("row_id"),
+    )
+
+
+_BLOCKS_SCHEMA = T.StructType(
+    [
+        T.StructField("file_path", T.StringType()),
+        T.StructField("block_start", T.LongType()),
+        T.StructField("source_file", T.StringType()),
+        T.StructField("first_line_number", T.LongType()),
+        T.StructField("min_row_id", T.LongType()),
+        T.StructField("header_kind", T.StringType()),
+    ]
+)
+
+
+def _ingest_batch(
+    spark: SparkSession, config: LakehouseConfig, batch: Batch, result: LayerResult
+) -> None:
+    started = time.monotonic()
+    on_disk = {f.relative: f for f in list_files(spark, config.landing, RAW_FILE_SUFFIXES)}
+    present: list[FileInfo] = [on_disk[name] for name in batch.files if name in on_disk]
+    vanished = [name for name in batch.files if name not in on_disk]
+    by_path = {normalize_path(f.path): f.relative for f in present}
+
+    lines_per_file: dict[str, int] = dict.fromkeys(batch.files, 0)
+    header_kind: dict[str, HeaderCheck] = {}
+    blocks_rows: list[tuple] = []
+    lines = None
+    if present:
+        log.info("batch %d: counting lines of %d file(s)", batch.batch_id, len(present))
+        lines = read_lines(spark, [join_location(config.landing, f.relative) for f in present])
+        stats = sorted(
+            block_stats(lines).collect(), key=lambda r: (r["file_path"], r["block_start"])
+        )
+        for row in stats:
+            name = by_path[normalize_path(row["file_path"])]
+            if name not in header_kind:  # blocks are sorted: this is the file's first block
+                header_kind[name] = check_header(row["first_line"])
+            blocks_rows.append(
+                (
+                    row["file_path"],
+                    row["block_start"],
+                    name,
+                    lines_per_file[name] + 1,
+                    row["min_row_id"],
+                    header_kind[name].kind.value,
+                )
+            )
+            lines_per_file[name] += row["lines"]
+
+    rejected = {name: check.message for name, check in header_kind.items() if check.message}
+    for name in vanished:
+        rejected[name] = "file disappeared from the landing folder before it was ingested"
+    for name, message in sorted(rejected.items()):
+        log.error("%s: %s", name, message)
+        result.errors.append(f"{name}: {message}")
+
+    stamp = [
+        F.lit(batch.batch_id).cast("bigint").alias("batch_id"),
+        F.lit(batch.run_id).alias("run_id"),
+        F.lit(batch.planned_at).cast("timestamp").alias("ingested_at"),
+    ]
+    if lines is not None:
+        blocks = spark.createDataFrame(blocks_rows, _BLOCKS_SCHEMA)
+        rejections = spark.createDataFrame(
+            list(rejected.items()) or [("", "")], "source_file STRING, message STRING"
+        ).where(F.col("source_file") != "")
+        classified = classify_lines(number_lines(lines, blocks), rejections)
+        log.info("batch %d: writing bronze rows", batch.batch_id)
+        append_once(
+            data_rows(classified).select("*", *stamp),
+            table_location(config, BRONZE_EVENTS),
+            TXN_APP_ID,
+            batch.batch_id,
+        )
+        crash_point("bronze.after_events")
+        log.info("batch %d: writing quarantined lines", batch.batch_id)
+        append_once(
+            quarantined_lines(classified).select("*", *stamp),
+            table_location(config, BRONZE_QUARANTINE),
+            TXN_APP_ID,
+            batch.batch_id,
+        )
+        crash_point("bronze.after_quarantine")
+
+    counts = _written_counts(spark, config, batch.batch_id)
+    completed_at = utc_now()
+    updates = []
+    for name in batch.files:
+        rows, quarantined = counts.get(name, (0, 0))
+        check = header_kind.get(name)
+        headers = 1 if check is not None and check.kind is HeaderKind.HEADER else 0
+        if lines_per_file[name] != headers + rows + quarantined:
+            raise IngestionIntegrityError(
+                f"{name}: {lines_per_file[name]} lines read but {headers} header + {rows} rows "
+                f"+ {quarantined} quarantined written"
+            )
+        status = "rejected" if name in rejected else "ingested"
+        file_counts = (lines_per_file[name], headers, rows, quarantined)
+        updates.append(
+            _ledger_row(
+                batch,
+                name,
+                status,
+                on_disk.get(name),
+                file_counts,
+                rejected.get(name),
+                completed_at,
+            )
+        )
+        result.counts["files"] += 1
+        result.counts["lines"] += lines_per_file[name]
+        result.counts["rows"] += rows
+        result.counts["quarantined"] += quarantined
+        result.counts["rejected_files"] += status == "rejected"
+        log.info(
+            "  %s: %s, %d lines = %d header + %d rows + %d quarantined",
+            name,
+            status,
+            *file_counts,
+        )
+    # Replace the batch's pending rows with their outcome in one atomic commit.
+    _ledger_frame(spark, updates).write.format("delta").mode("overwrite").option(
+        "replaceWhere", f"batch_id = {batch.batch_id}"
+    ).save(table_location(config, BRONZE_FILES))
+    log.info(
+        "batch %d: %d file(s) done in %.1f s",
+        batch.batch_id,
+        len(batch.files),
+        time.monotonic() - started,
+    )
+
+
+def _written_counts(
+    spark: SparkSession, config: LakehouseConfig, batch_id: int
+) -> dict[str, tuple[int, int]]:
+    """(rows, quarantined) per file as committed for the batch: the truth, not an estimate."""
+
+    def per_file(location: str) -> dict[str, int]:
+        df = read_table(spark, location).where(F.col("batch_id") == batch_id)
+        return {r[0]: r[1] for r in df.groupBy("source_file").count().collect()}
+
+    rows = per_file(table_location(config, BRONZE_EVENTS))
+    quarantined = per_file(table_location(config, BRONZE_QUARANTINE))
+    return {
+        name: (rows.get(name, 0), quarantined.get(name, 0)) for name in set(rows) | set(quarantined)
+    }

@@ -1,0 +1,1 @@
+"""Gold layer: KPI tables for the store's questions and the sales dashboard."""

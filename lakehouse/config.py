@@ -1,0 +1,65 @@
+"""Typed configuration: where the lakehouse lives and how Spark is started.
+
+Config objects are built once at the edge (the CLI or a ``spark-submit`` entry script) and
+passed down; everything below them takes plain values.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HOME = "lakehouse-home"
+HOME_ENV = "LAKEHOUSE_HOME"
+
+
+def _is_uri(path: str) -> bool:
+    return "://" in path or path.startswith("file:")
+
+
+def normalize_location(path: str) -> str:
+    """Return ``path`` as an absolute local path, or unchanged if it is a URI (s3a://...)."""
+    if _is_uri(path):
+        return path.rstrip("/")
+    return str(Path(path).expanduser().resolve())
+
+
+def join_location(base: str, *parts: str) -> str:
+    """Join location parts with ``/`` (works for local paths and object-storage URIs)."""
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """How to start Spark. ``master=None`` means: whatever spark-submit chose, else local[*]."""
+
+    master: str | None = None
+    app_name: str = "lakehouse"
+    conf: dict[str, str] = field(default_factory=dict)
+    """Extra Spark settings (``--conf key=value``); they win over every default."""
+
+
+@dataclass(frozen=True)
+class LakehouseConfig:
+    """Where the tables and the raw files live.
+
+    All tables are Delta tables under ``home`` (see :mod:`lakehouse.tables` for the layout);
+    raw export files arrive in ``landing`` (default ``<home>/landing``).
+    """
+
+    home: str
+    landing: str
+
+    @classmethod
+    def create(cls, home: str | None = None, landing: str | None = None) -> LakehouseConfig:
+        """Resolve ``home`` (argument, else ``$LAKEHOUSE_HOME``, else ./lakehouse-home)."""
+        resolved_home = normalize_location(home or os.environ.get(HOME_ENV) or DEFAULT_HOME)
+        resolved_landing = (
+            normalize_location(landing) if landing else join_location(resolved_home, "landing")
+        )
+        return cls(home=resolved_home, landing=resolved_landing)
+
+    def location(self, relative: str) -> str:
+        """Absolute location of something stored under home, e.g. ``bronze/events``."""
+        return join_location(self.home, relative)

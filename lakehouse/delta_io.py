@@ -1,0 +1,76 @@
+"""All Delta I/O of the lakehouse: create, read, append (idempotently), merge.
+
+Every function is safe to run again: creation is ``IF NOT EXISTS`` and appends carry a Delta
+transaction id (``txnAppId``/``txnVersion``) so that a batch replayed after a crash is
+skipped by Delta itself instead of being written twice.
+"""
+
+from __future__ import annotations
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+from lakehouse.config import LakehouseConfig
+from lakehouse.tables import Table
+
+
+def table_location(config: LakehouseConfig, table: Table) -> str:
+    return config.location(table.location)
+
+
+def ensure_table(spark: SparkSession, table: Table, location: str) -> None:
+    """Create the Delta table at ``location`` from its declaration unless it exists."""
+    partitioning = (
+        f" PARTITIONED BY ({', '.join(f'`{c}`' for c in table.partition_by)})"
+        if table.partition_by
+        else ""
+    )
+    spark.sql(
+        f"CREATE TABLE IF NOT EXISTS delta.`{location}` ({table.ddl()}) USING delta"
+        f"{partitioning} COMMENT '{table.description.replace(chr(39), '')}'"
+    )
+
+
+def read_table(spark: SparkSession, location: str) -> DataFrame:
+    return spark.read.format("delta").load(location)
+
+
+def table_exists(spark: SparkSession, location: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, location)
+
+
+def table_version(spark: SparkSession, location: str) -> int | None:
+    """Latest committed version of the table, or None if there is no table."""
+    if not table_exists(spark, location):
+        return None
+    return DeltaTable.forPath(spark, location).history(1).collect()[0]["version"]
+
+
+def append_once(df: DataFrame, location: str, app_id: str, version: int) -> None:
+    """Append ``df`` unless a commit with this (app_id, version) is already in the table.
+
+    Delta records the pair in the commit that writes the data, atomically; replaying the same
+    append after a crash is therefore a no-op.
+    """
+    (
+        df.write.format("delta")
+        .mode("append")
+        .option("txnAppId", app_id)
+        .option("txnVersion", version)
+        .save(location)
+    )
+
+
+def merge_by_keys(
+    spark: SparkSession, location: str, updates: DataFrame, keys: tuple[str, ...]
+) -> None:
+    """Upsert ``updates`` into the table: update matching keys, insert the others."""
+    condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    (
+        DeltaTable.forPath(spark, location)
+        .alias("t")
+        .merge(updates.alias("s"), condition)
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )

@@ -1,0 +1,62 @@
+"""File listing through Hadoop's FileSystem API, so local paths and object storage both work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import unquote
+
+from pyspark.sql import SparkSession
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    """Fully qualified path as Hadoop reports it (``file:/...``, ``s3a://...``)."""
+    relative: str
+    """Path relative to the listed folder."""
+    size: int
+    modified_at: datetime
+
+
+def normalize_path(path: str) -> str:
+    """Canonical form for comparing paths from Hadoop listings and Spark's ``_metadata``."""
+    path = unquote(path)
+    if path.startswith("file:///"):
+        path = "file:/" + path[len("file:///") :]
+    return path
+
+
+def list_files(spark: SparkSession, folder: str, suffixes: tuple[str, ...] = ()) -> list[FileInfo]:
+    """All files below ``folder`` (recursively) whose names end with one of ``suffixes``.
+
+    Hidden and temporary files (names starting with ``.`` or ``_``) are skipped, as Spark does.
+    A missing folder yields an empty list.
+    """
+    jvm = spark.sparkContext._jvm
+    root = jvm.org.apache.hadoop.fs.Path(folder)
+    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(root):
+        return []
+    root_str = normalize_path(fs.makeQualified(root).toString()).rstrip("/") + "/"
+    found: list[FileInfo] = []
+    iterator = fs.listFiles(root, True)
+    while iterator.hasNext():
+        status = iterator.next()
+        full = normalize_path(status.getPath().toString())
+        relative = (
+            full[len(root_str) :] if full.startswith(root_str) else status.getPath().getName()
+        )
+        if any(part.startswith((".", "_")) for part in relative.split("/")):
+            continue
+        if suffixes and not relative.lower().endswith(suffixes):
+            continue
+        found.append(
+            FileInfo(
+                path=full,
+                relative=relative,
+                size=status.getLen(),
+                modified_at=datetime.fromtimestamp(status.getModificationTime() / 1000, tz=UTC),
+            )
+        )
+    return sorted(found, key=lambda f: f.relative)

@@ -1,0 +1,1 @@
+"""Silver layer: deduplicated, validated product / user-session / event tables."""

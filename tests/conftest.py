@@ -1,0 +1,41 @@
+"""Shared fixtures: one tuned SparkSession per test run, a fresh lakehouse home per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lakehouse.config import LakehouseConfig, SparkSettings
+from lakehouse.session import get_spark
+from tests.helpers import REES46
+
+TEST_CONF = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.databricks.delta.snapshotPartitions": "1",
+    "spark.sql.adaptive.coalescePartitions.initialPartitionNum": "2",
+}
+
+
+@pytest.fixture(scope="session")
+def spark():
+    session = get_spark(
+        SparkSettings(master="local[2]", app_name="lakehouse-tests", conf=TEST_CONF)
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> LakehouseConfig:
+    """A fresh, empty lakehouse home with its landing folder."""
+    config = LakehouseConfig.create(str(tmp_path / "home"))
+    Path(config.landing).mkdir(parents=True)
+    return config
+
+
+@pytest.fixture(scope="session")
+def rees46() -> Path:
+    return REES46

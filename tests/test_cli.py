@@ -1,0 +1,53 @@
+"""The command line: help, usage errors, and the quick-start demo end to end."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from lakehouse.cli import EXIT_USAGE, build_parser, main
+from tests.helpers import REPO, lakehouse_cmd
+
+
+def test_help_explains_commands_and_exit_codes(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("generate", "run", "demo", "Exit codes"):
+        assert word in out
+    run_help = build_parser().parse_args(["run", "--conf", "a=b", "--layers", "bronze"])
+    assert run_help.conf == [("a", "b")] and run_help.layers == ["bronze"]
+
+
+@pytest.mark.parametrize(
+    "argv", [["run", "--layers", "platinum"], ["run", "--conf", "novalue"], ["explode"]]
+)
+def test_usage_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == EXIT_USAGE
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_generate_command(tmp_path, capsys):
+    assert main(["generate", "--out", str(tmp_path), "--rows", "1000", "--days", "2"]) == 0
+    assert "generated 1,000 rows in 2 file(s)" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "events-2019-11-01.csv",
+        "events-2019-11-02.csv",
+    ]
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_rerun_is_a_no_op(tmp_path):
+    cmd = lakehouse_cmd("demo", "--home", str(tmp_path / "home"), "--rows", "5000", "--days", "2")
+    first = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "generated 5,000 sample rows in 2 daily files" in first.stdout
+    assert "bronze  ok          files 2, lines 5,002, rows 5,000, quarantined 0" in first.stdout
+    again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "using the files already in" in again.stdout
+    assert "files 0" in again.stdout
