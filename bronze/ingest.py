@@ -36,7 +36,13 @@ from bronze.parse import (
     quarantined_lines,
 )
 from lakehouse.config import LakehouseConfig, join_location
-from lakehouse.delta_io import append_once, ensure_table, read_table, table_location
+from lakehouse.delta_io import (
+    append_once,
+    ensure_table,
+    read_table,
+    replace_where,
+    table_location,
+)
 from lakehouse.faults import crash_point
 from lakehouse.runs import LayerResult, utc_now
 from lakehouse.schema import RAW_FILE_SUFFIXES
@@ -178,8 +184,7 @@ def _ledger_row(
 
 
 def _ledger_frame(spark: SparkSession, rows: list[tuple]) -> DataFrame:
-    schema = ", ".join(f"`{c.name}` {c.type}" for c in BRONZE_FILES.columns)
-    return spark.createDataFrame(rows, schema)
+    return spark.createDataFrame(rows, BRONZE_FILES.schema_ddl())
 
 
 def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
@@ -311,9 +316,11 @@ def _ingest_batch(
             *file_counts,
         )
     # Replace the batch's pending rows with their outcome in one atomic commit.
-    _ledger_frame(spark, updates).write.format("delta").mode("overwrite").option(
-        "replaceWhere", f"batch_id = {batch.batch_id}"
-    ).save(table_location(config, BRONZE_FILES))
+    replace_where(
+        _ledger_frame(spark, updates),
+        table_location(config, BRONZE_FILES),
+        f"batch_id = {batch.batch_id}",
+    )
     log.info(
         "batch %d: %d file(s) done in %.1f s",
         batch.batch_id,

@@ -178,6 +178,8 @@ def _run_pipeline(args: argparse.Namespace, config: LakehouseConfig, layers: lis
         print("  " + result.summary_line())
         for error in result.errors:
             print(f"    rejected: {error}")
+        for note in result.notes:
+            print(f"    {note}")
     print(f"  total   {time.monotonic() - started:.1f} s")
     return EXIT_OK if all(r.ok for r in results) else EXIT_REJECTED
 

@@ -1,11 +1,14 @@
-"""All Delta I/O of the lakehouse: create, read, append (idempotently), merge.
+"""All Delta I/O of the lakehouse: create, read, append once, replace, idempotent DML.
 
-Every function is safe to run again: creation is ``IF NOT EXISTS`` and appends carry a Delta
-transaction id (``txnAppId``/``txnVersion``) so that a batch replayed after a crash is
-skipped by Delta itself instead of being written twice.
+Every function is safe to run again: creation is ``IF NOT EXISTS``; appends, and DML run inside
+:func:`idempotent_dml`, carry a Delta transaction id (``txnAppId``/``txnVersion``), so a batch
+replayed after a crash is skipped by Delta itself instead of being written twice.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -61,16 +64,19 @@ def append_once(df: DataFrame, location: str, app_id: str, version: int) -> None
     )
 
 
-def merge_by_keys(
-    spark: SparkSession, location: str, updates: DataFrame, keys: tuple[str, ...]
-) -> None:
-    """Upsert ``updates`` into the table: update matching keys, insert the others."""
-    condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-    (
-        DeltaTable.forPath(spark, location)
-        .alias("t")
-        .merge(updates.alias("s"), condition)
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+@contextmanager
+def idempotent_dml(spark: SparkSession, app_id: str, version: int) -> Iterator[None]:
+    """Make the Delta DML (MERGE/UPDATE/DELETE) inside the block run at most once per
+    (app_id, version) and table: a replay after a crash is skipped by Delta."""
+    spark.conf.set("spark.databricks.delta.write.txnAppId", app_id)
+    spark.conf.set("spark.databricks.delta.write.txnVersion", str(version))
+    try:
+        yield
+    finally:
+        spark.conf.unset("spark.databricks.delta.write.txnAppId")
+        spark.conf.unset("spark.databricks.delta.write.txnVersion")
+
+
+def replace_where(df: DataFrame, location: str, predicate: str) -> None:
+    """Atomically replace the rows matching ``predicate`` with ``df``."""
+    df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(location)

@@ -39,7 +39,7 @@ _CATEGORY_CODES = (
     "country_yard.cultivator", "medicine.tools.tonometer",
 )  # fmt: skip
 _HOUR_WEIGHTS = np.array(
-    [1, 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 8, 8, 8, 8, 8, 8, 8, 7, 7, 6, 4, 2, 1], dtype=float
+    [1, 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 8, 8, 8, 8, 8, 8, 8, 7, 7, 6, 5, 4, 3], dtype=float
 )
 
 P_NULL_BRAND = 0.14
@@ -115,7 +115,10 @@ def generate_events(spec: GenerateSpec) -> pa.Table:
     no_brand = _mask_with_share(rng, views_per_product, P_NULL_BRAND)
     views_per_category = np.bincount(product_category, views_per_product, n_categories)
     category_code[_mask_with_share(rng, views_per_category, P_NULL_CATEGORY_CODE)] = None
-    v_time = session_start[v_session] + rng.integers(5, 240, len(v_session)).cumsum() % 1_800
+    # Views follow each other by 5 s to 4 min within a session (sessions may cross midnight).
+    gaps = rng.integers(5, 240, len(v_session)).cumsum()
+    first_view = np.concatenate([[0], np.cumsum(views_per_session)[:-1]])
+    v_time = session_start[v_session] + gaps - gaps[first_view][v_session]
     carted = rng.random(len(v_session)) < P_CART
     c_session, c_product = v_session[carted], v_product[carted]
     c_time = v_time[carted] + rng.integers(5, 120, carted.sum())

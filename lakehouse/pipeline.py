@@ -30,7 +30,13 @@ def _bronze(spark: SparkSession, config: LakehouseConfig, run_id: str, opts: Run
     return ingest.run(spark, config, run_id, opts.min_file_age_seconds)
 
 
-LAYERS: dict[str, LayerJob] = {"bronze": _bronze}
+def _silver(spark: SparkSession, config: LakehouseConfig, run_id: str, opts: RunOptions):
+    from silver import build
+
+    return build.run(spark, config, run_id)
+
+
+LAYERS: dict[str, LayerJob] = {"bronze": _bronze, "silver": _silver}
 """Every layer, in the order a full run executes them."""
 
 

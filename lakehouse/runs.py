@@ -24,6 +24,8 @@ class LayerResult:
     layer: str
     counts: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Lines worth showing in the run summary (e.g. where a report was written)."""
     seconds: float = 0.0
 
     @property

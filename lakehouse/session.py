@@ -38,7 +38,9 @@ LOCAL_CONF: dict[str, str] = {
     "spark.databricks.delta.snapshotPartitions": "2",
     # Short batch runs on few cores spend much of their time in the JIT: C1 only halves the
     # start-up cost of Delta's first queries.
-    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC -XX:TieredStopAtLevel=1",
+    "spark.driver.extraJavaOptions": (
+        "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+    ),
 }
 
 LOCAL_MASTER = "local[*]"

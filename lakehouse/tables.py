@@ -35,6 +35,10 @@ class Table:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    def schema_ddl(self) -> str:
+        """Column names and types only, for ``createDataFrame(rows, schema)``."""
+        return ", ".join(f"`{c.name}` {c.type}" for c in self.columns)
+
     def ddl(self) -> str:
         """Column list in Spark DDL, e.g. ``a STRING COMMENT '...', b BIGINT``."""
         parts = []
@@ -99,4 +103,133 @@ BRONZE_FILES = Table(
 )
 
 BRONZE_TABLES = (BRONZE_EVENTS, BRONZE_QUARANTINE, BRONZE_FILES)
-ALL_TABLES: tuple[Table, ...] = BRONZE_TABLES
+
+_SILVER_LINEAGE = (
+    Column("source_file", "STRING", "landing file the row came from"),
+    Column("line_number", "BIGINT", "line in that file"),
+    Column("bronze_batch", "BIGINT", "bronze batch the row was taken from"),
+    Column("run_id", "STRING", "silver run that wrote the row"),
+)
+
+SILVER_EVENTS = Table(
+    name="silver.events",
+    location="silver/events",
+    columns=(
+        Column("event_time", "TIMESTAMP", "when the event happened (UTC)"),
+        Column("event_date", "DATE", "UTC date of event_time"),
+        Column("event_type", "STRING", "view | cart | remove_from_cart | purchase"),
+        Column("product_id", "BIGINT"),
+        Column("category_id", "BIGINT"),
+        Column("category_code", "STRING", "as exported at the time of the event"),
+        Column("brand", "STRING", "as exported at the time of the event"),
+        Column("price", "DECIMAL(10,2)", "price at the time of the event"),
+        Column("user_id", "BIGINT"),
+        Column("user_session", "STRING"),
+        *_SILVER_LINEAGE,
+    ),
+    keys=SOURCE_COLUMNS,
+    partition_by=("event_date",),
+    description="Deduplicated, typed events: one row per distinct (nine source fields).",
+)
+
+SILVER_PRODUCTS = Table(
+    name="silver.products",
+    location="silver/products",
+    columns=(
+        Column("product_id", "BIGINT"),
+        Column("brand", "STRING", "brand of the product's latest event"),
+        Column("category_id", "BIGINT"),
+        Column("category_code", "STRING"),
+        Column("main_category", "STRING", "first segment of category_code"),
+        Column("sub_category", "STRING", "second segment of category_code"),
+        Column("price", "DECIMAL(10,2)", "price of the latest event"),
+        Column("first_seen", "TIMESTAMP"),
+        Column("last_seen", "TIMESTAMP"),
+    ),
+    keys=("product_id",),
+    description="One row per product with its current attributes (latest event wins).",
+)
+
+SILVER_USER_SESSIONS = Table(
+    name="silver.user_sessions",
+    location="silver/user_sessions",
+    columns=(
+        Column("user_session", "STRING"),
+        Column("user_id", "BIGINT"),
+        Column("session_start", "TIMESTAMP"),
+        Column("session_end", "TIMESTAMP"),
+        Column("events", "BIGINT"),
+        Column("views", "BIGINT"),
+        Column("carts", "BIGINT"),
+        Column("removals", "BIGINT"),
+        Column("purchases", "BIGINT"),
+        Column("purchased_value", "DECIMAL(18,2)", "sum of price over purchases"),
+    ),
+    keys=("user_session",),
+    description="One row per non-null user_session, updated as its events arrive.",
+)
+
+SILVER_QUARANTINE = Table(
+    name="quarantine.silver_events",
+    location="quarantine/silver_events",
+    columns=(
+        *_RAW_FIELDS,
+        Column("failed_rules", "STRING", "comma-separated ids of every drop rule broken"),
+        *_SILVER_LINEAGE,
+    ),
+    keys=("source_file", "line_number"),
+    description="Bronze rows that broke a drop rule of expectations/silver_events.json.",
+)
+
+SILVER_BATCHES = Table(
+    name="silver.batches",
+    location="silver/batches",
+    columns=(
+        Column("silver_batch", "BIGINT"),
+        Column("bronze_batch_from", "BIGINT"),
+        Column("bronze_batch_to", "BIGINT"),
+        Column("status", "STRING", "pending | done"),
+        Column("rows_taken", "BIGINT", "bronze rows read"),
+        Column("rows_added", "BIGINT", "rows inserted into silver.events"),
+        Column("rows_quarantined", "BIGINT"),
+        Column("duplicates_dropped", "BIGINT"),
+        Column("run_id", "STRING"),
+        Column("planned_at", "TIMESTAMP"),
+        Column("completed_at", "TIMESTAMP"),
+    ),
+    keys=("silver_batch",),
+    description="Which bronze batches silver has processed, with the run's accounting.",
+)
+
+SILVER_TABLES = (
+    SILVER_EVENTS,
+    SILVER_PRODUCTS,
+    SILVER_USER_SESSIONS,
+    SILVER_QUARANTINE,
+    SILVER_BATCHES,
+)
+
+DQ_RULE_RESULTS = Table(
+    name="dq.rule_results",
+    location="dq/rule_results",
+    columns=(
+        Column("run_id", "STRING"),
+        Column("layer", "STRING"),
+        Column("batch", "BIGINT", "silver batch checked"),
+        Column("suite", "STRING"),
+        Column("rule_id", "STRING"),
+        Column("severity", "STRING", "drop | warn | fail"),
+        Column("table_name", "STRING"),
+        Column("column_name", "STRING"),
+        Column("expectation_type", "STRING"),
+        Column("engine", "STRING", "spark (the enforcing pass) | great_expectations"),
+        Column("rows_evaluated", "BIGINT"),
+        Column("failed_rows", "BIGINT"),
+        Column("success", "BOOLEAN"),
+        Column("checked_at", "TIMESTAMP"),
+    ),
+    keys=("run_id", "batch", "rule_id", "engine"),
+    description="Per-run, per-rule data-quality counts.",
+)
+
+ALL_TABLES: tuple[Table, ...] = (*BRONZE_TABLES, *SILVER_TABLES, DQ_RULE_RESULTS)

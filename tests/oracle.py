@@ -54,3 +54,24 @@ def expected_bronze(path: Path) -> FileOracle:
         else:
             rows.append((*[v if v != "" else None for v in text.split(",")], number))
     return FileOracle(len(lines), int(has_header), rows, bad)
+
+
+def duckdb_events(paths: list[Path]):
+    """A DuckDB connection with table ``raw``: the good data lines of ``paths`` as strings
+    (read by :func:`expected_bronze`), and view ``events``: distinct parsed events."""
+    import duckdb
+    import pandas as pd
+
+    rows = [r[:-1] for p in paths for r in expected_bronze(p).rows]
+    frame = pd.DataFrame(rows, columns=list(SOURCE_COLUMNS), dtype="string")  # noqa: F841
+    con = duckdb.connect()
+    con.execute("create table raw as select * from frame")
+    con.execute(
+        """create view events as
+           select distinct strptime(event_time, '%Y-%m-%d %H:%M:%S UTC') as event_time,
+                  event_type, product_id::bigint as product_id, category_id::bigint as category_id,
+                  category_code, brand, price::decimal(10,2) as price, user_id::bigint as user_id,
+                  user_session
+           from raw"""
+    )
+    return con

@@ -47,6 +47,8 @@ def test_demo_runs_end_to_end_and_rerun_is_a_no_op(tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     assert "generated 5,000 sample rows in 2 daily files" in first.stdout
     assert "bronze  ok          files 2, lines 5,002, rows 5,000, quarantined 0" in first.stdout
+    assert "silver  ok          taken 5,000, added " in first.stdout
+    assert "data docs: " in first.stdout and "rules broken: " in first.stdout
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "using the files already in" in again.stdout

@@ -1,0 +1,282 @@
+"""Silver on real Delta tables: accounting identity, dedupe across files and runs, sessions and
+products equal to an independent DuckDB computation, reruns and crashes change nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bronze import ingest
+from lakehouse.config import LakehouseConfig
+from lakehouse.delta_io import read_table, table_location, table_version
+from lakehouse.generate import GenerateSpec, generate
+from lakehouse.runs import new_run_id
+from lakehouse.schema import HEADER
+from lakehouse.tables import (
+    DQ_RULE_RESULTS,
+    SILVER_BATCHES,
+    SILVER_EVENTS,
+    SILVER_PRODUCTS,
+    SILVER_QUARANTINE,
+    SILVER_TABLES,
+    SILVER_USER_SESSIONS,
+)
+from silver import build
+from tests.helpers import REPO, lakehouse_cmd, land, subprocess_env
+from tests.oracle import duckdb_events
+from tests.silver.test_quality import BREAKS, OK
+
+EVENT_COLS = (
+    "date_format(event_time, 'yyyy-MM-dd HH:mm:ss')",
+    "event_type",
+    "product_id",
+    "category_id",
+    "category_code",
+    "brand",
+    "cast(price as string)",
+    "user_id",
+    "user_session",
+)
+
+
+def run_both(spark, config):
+    run_id = new_run_id()
+    return ingest.run(spark, config, run_id), build.run(spark, config, run_id)
+
+
+def silver_events(spark, config) -> list[tuple]:
+    df = read_table(spark, table_location(config, SILVER_EVENTS)).selectExpr(*EVENT_COLS)
+    return _sorted(tuple(r) for r in df.collect())
+
+
+def _sorted(rows) -> list[tuple]:
+    return sorted(rows, key=lambda r: tuple("" if v is None else str(v) for v in r))
+
+
+def oracle_events(con) -> list[tuple]:
+    rows = con.execute(
+        """select strftime(event_time, '%Y-%m-%d %H:%M:%S'), event_type, product_id, category_id,
+                  category_code, brand, price::varchar, user_id, user_session from events"""
+    ).fetchall()
+    return _sorted(rows)
+
+
+def sessions(spark, config) -> dict[str, tuple]:
+    df = read_table(spark, table_location(config, SILVER_USER_SESSIONS)).selectExpr(
+        "user_session", "user_id", "date_format(session_start, 'yyyy-MM-dd HH:mm:ss')",
+        "date_format(session_end, 'yyyy-MM-dd HH:mm:ss')", "events", "views", "carts",
+        "removals", "purchases", "cast(purchased_value as string)",
+    )  # fmt: skip
+    return {r[0]: tuple(r[1:]) for r in df.collect()}
+
+
+def oracle_sessions(con) -> dict[str, tuple]:
+    rows = con.execute(
+        """select user_session, min(user_id), strftime(min(event_time), '%Y-%m-%d %H:%M:%S'),
+                  strftime(max(event_time), '%Y-%m-%d %H:%M:%S'), count(*),
+                  count(*) filter (event_type = 'view'), count(*) filter (event_type = 'cart'),
+                  count(*) filter (event_type = 'remove_from_cart'),
+                  count(*) filter (event_type = 'purchase'),
+                  coalesce(sum(price) filter (event_type = 'purchase'), 0)::decimal(18,2)::varchar
+           from events where user_session is not null group by 1"""
+    ).fetchall()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def products(spark, config) -> dict[int, tuple]:
+    df = read_table(spark, table_location(config, SILVER_PRODUCTS)).selectExpr(
+        "product_id", "brand", "category_code", "main_category", "sub_category",
+        "cast(price as string)", "date_format(first_seen, 'yyyy-MM-dd HH:mm:ss')",
+        "date_format(last_seen, 'yyyy-MM-dd HH:mm:ss')",
+    )  # fmt: skip
+    return {r[0]: tuple(r[1:]) for r in df.collect()}
+
+
+def oracle_products(con) -> dict[int, tuple]:
+    """Products whose latest event_time has one set of attributes (no tie to break)."""
+    rows = con.execute(
+        """with last as (select product_id, max(event_time) t, min(event_time) f
+                         from events group by 1),
+                attrs as (select distinct e.product_id, brand, category_code, price::varchar p,
+                                 strftime(l.f, '%Y-%m-%d %H:%M:%S') f,
+                                 strftime(l.t, '%Y-%m-%d %H:%M:%S') t
+                          from events e join last l
+                          on e.product_id = l.product_id and e.event_time = l.t)
+           select product_id, any_value(brand), any_value(category_code),
+                  split_part(any_value(category_code), '.', 1),
+                  nullif(split_part(any_value(category_code), '.', 2), ''),
+                  any_value(p), any_value(f), any_value(t)
+           from attrs group by 1 having count(*) = 1"""
+    ).fetchall()
+    return {r[0]: tuple(None if v == "" else v for v in r[1:]) for r in rows}
+
+
+def versions(spark, config):
+    return {t.name: table_version(spark, table_location(config, t)) for t in SILVER_TABLES}
+
+
+@pytest.fixture(scope="module")
+def real(spark, tmp_path_factory, rees46):
+    """Run 1: Oct 17k + Nov 10k + Nov 683 (a prefix of Nov 10k). Run 2: Oct 5k (a re-delivery)."""
+    config = LakehouseConfig.create(str(tmp_path_factory.mktemp("silver-real") / "home"))
+    Path(config.landing).mkdir(parents=True)
+    first = [
+        rees46 / "2019-Oct-head17k-crlf-truncated.csv",
+        rees46 / "2019-Nov-head10k.csv",
+        rees46 / "2019-Nov-head683-noheader.csv",
+    ]
+    land(config, *first)
+    _, run1 = run_both(spark, config)
+    land(config, rees46 / "2019-Oct-head5k.csv")
+    _, run2 = run_both(spark, config)
+    return config, [*first, rees46 / "2019-Oct-head5k.csv"], run1, run2
+
+
+def test_accounting_identity_on_real_rows(real):
+    _, files, run1, run2 = real
+    con = duckdb_events(files[:3])
+    distinct = con.execute("select count(*) from events").fetchall()[0][0]
+    assert run1.counts["taken"] == 17_434 + 10_000 + 683
+    assert run1.counts["added"] == distinct
+    assert run1.counts["quarantined"] == 0
+    assert run1.counts["duplicates"] == run1.counts["taken"] - distinct
+    # The Oct 5k file re-delivers rows already in silver: every row is a duplicate.
+    assert run2.counts == {
+        "taken": 5_019,
+        "added": 0,
+        "quarantined": 0,
+        "duplicates": 5_019,
+        "warnings": run2.counts["warnings"],
+    }
+    assert run2.counts["warnings"] > 0  # null brands and category codes in real data
+
+
+def test_tables_equal_an_independent_computation(spark, real):
+    config, files, _, _ = real
+    con = duckdb_events(files)
+    assert silver_events(spark, config) == oracle_events(con)
+    assert len(silver_events(spark, config)) == 27_429  # distinct rows of all four files
+    assert sessions(spark, config) == oracle_sessions(con)
+    got, expected = products(spark, config), oracle_products(con)
+    assert len(got) == con.execute("select count(distinct product_id) from events").fetchall()[0][0]
+    assert {k: got[k] for k in expected} == expected
+
+
+def test_batches_and_quality_results_are_recorded(spark, real):
+    config, _, run1, _ = real
+    batches = read_table(spark, table_location(config, SILVER_BATCHES)).orderBy("silver_batch")
+    rows = [r.asDict() for r in batches.collect()]
+    assert [(r["silver_batch"], r["status"]) for r in rows] == [(1, "done"), (2, "done")]
+    for r in rows:
+        assert r["rows_taken"] == r["rows_added"] + r["rows_quarantined"] + r["duplicates_dropped"]
+    dq = read_table(spark, table_location(config, DQ_RULE_RESULTS)).where("batch = 1")
+    by_engine = {}
+    for r in dq.collect():
+        by_engine.setdefault(r["engine"], {})[r["rule_id"]] = r["failed_rows"]
+    assert set(by_engine) == {"spark", "great_expectations"}
+    row_rules = set(by_engine["great_expectations"])
+    assert {k: by_engine["spark"][k] for k in row_rules} == by_engine["great_expectations"]
+    assert by_engine["spark"]["products_unique"] == 0
+    assert by_engine["spark"]["events_product_known"] == 0
+    assert by_engine["spark"]["brand_present"] == run1.counts["warnings"] - sum(
+        by_engine["spark"][k]
+        for k in ("category_code_present", "user_session_present", "price_not_zero")
+    )
+    dq_dir = Path(config.home) / "dq"
+    assert (dq_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").exists()
+    [result_file] = sorted((dq_dir / "results").glob("silver-000001-*.json"))
+    report = json.loads(result_file.read_text())
+    assert report["silver_batch"] == 1 and report["great_expectations"]["silver_events"]
+
+
+def test_rerun_changes_nothing(spark, real):
+    config, _, _, _ = real
+    before = versions(spark, config)
+    _, again = run_both(spark, config)
+    assert again.counts["taken"] == 0
+    assert versions(spark, config) == before
+
+
+def _bad_line(change: dict) -> str:
+    row = {**OK, **change}
+    return ",".join("" if row[c] is None else row[c] for c in OK)
+
+
+def test_bad_values_quarantined_with_every_rule_id(spark, home):
+    generate(GenerateSpec(rows=2_000, days=1, seed=5), Path(home.landing))
+    lines = [_bad_line(change) for change in BREAKS.values()]
+    lines.append(_bad_line({"price": "-1", "product_id": "x", "event_type": "click"}))
+    (Path(home.landing) / "bad.csv").write_text("\n".join([HEADER, *lines]) + "\n")
+    _, result = run_both(spark, home)
+    c = result.counts
+    assert c["taken"] == 2_000 + len(lines)
+    assert c["taken"] == c["added"] + c["quarantined"] + c["duplicates"]
+    q = read_table(spark, table_location(home, SILVER_QUARANTINE)).collect()
+    by_line = {r["line_number"]: set(r["failed_rules"].split(",")) for r in q}
+    drop_ids = [k for k in BREAKS if k not in _WARN]
+    assert c["quarantined"] == len(drop_ids) + 1
+    for number, rule_id in enumerate(BREAKS, start=2):  # line 1 is the header
+        if rule_id in _WARN:
+            assert number not in by_line
+        else:
+            assert rule_id in by_line[number]
+    assert by_line[len(lines) + 1] >= {
+        "price_non_negative",
+        "product_id_integer",
+        "event_type_known",
+    }
+    assert {r["source_file"] for r in q} == {"bad.csv"}
+    assert all(r["run_id"] for r in q)
+
+
+_WARN = {"brand_present", "category_code_present", "user_session_present", "price_not_zero"}
+
+
+def test_sessions_across_files_and_runs_equal_full_recompute(spark, home, tmp_path):
+    """Day 1, then day 2 (sessions cross midnight), then a late re-delivery of day 1."""
+    files = generate(GenerateSpec(rows=8_000, days=2, seed=11), tmp_path / "gen")
+    land(home, files[0])
+    run_both(spark, home)
+    land(home, files[1])
+    run_both(spark, home)
+    land(home, files[0], rename="late-redelivery.csv")
+    _, late = run_both(spark, home)
+    assert late.counts["added"] == 0 and late.counts["duplicates"] == late.counts["taken"]
+    con = duckdb_events(files)
+    assert sessions(spark, home) == oracle_sessions(con)
+    assert silver_events(spark, home) == oracle_events(con)
+    spanning = con.execute(
+        """select count(*) from (select user_session from events
+           group by 1 having count(distinct event_time::date) > 1)"""
+    ).fetchall()[0][0]
+    assert spanning > 0  # the test really covers sessions split across files
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["silver.after_events", "silver.after_sessions"])
+def test_killed_silver_run_then_rerun_equals_clean_run(spark, home, point):
+    files = generate(
+        GenerateSpec(rows=4_000, days=2, seed=3, start=date(2019, 12, 1)), Path(home.landing)
+    )
+    run_id = new_run_id()
+    ingest.run(spark, home, run_id)
+    killed = subprocess.run(
+        lakehouse_cmd("run", "--layers", "silver", "--home", home.home),
+        env=subprocess_env(LAKEHOUSE_CRASH_AT=point),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    result = build.run(spark, home, new_run_id())
+    assert result.counts["taken"] == 4_000
+    con = duckdb_events(files)
+    assert silver_events(spark, home) == oracle_events(con)
+    assert sessions(spark, home) == oracle_sessions(con)
+    batches = read_table(spark, table_location(home, SILVER_BATCHES)).collect()
+    assert [(b["silver_batch"], b["status"]) for b in batches] == [(1, "done")]
