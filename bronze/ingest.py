@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
@@ -130,7 +130,13 @@ def _plan_batch(
     new = [
         f for f in list_files(spark, config.landing, RAW_FILE_SUFFIXES) if f.relative not in known
     ]
-    fresh = [f for f in new if (planned_at - f.modified_at).total_seconds() >= min_file_age_seconds]
+    now = datetime.now(UTC)  # not rounded: a file written this second is 0.x s old, not < 0
+    fresh = [
+        f
+        for f in new
+        if min_file_age_seconds <= 0
+        or (now - f.modified_at).total_seconds() >= min_file_age_seconds
+    ]
     for f in new:
         if f not in fresh:
             log.info("skipping %s: modified less than %.0f s ago", f.relative, min_file_age_seconds)

@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated layers to run (default: all: {','.join(LAYERS)})",
     )
     run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="gold: rebuild every table from silver instead of the dates that changed",
+    )
+    run.add_argument(
         "--min-file-age",
         type=float,
         default=0.0,
@@ -171,7 +176,10 @@ def _run_pipeline(args: argparse.Namespace, config: LakehouseConfig, layers: lis
     run_id = new_run_id()
     started = time.monotonic()
     spark = get_spark(SparkSettings(master=args.master, conf=dict(args.conf)))
-    options = RunOptions(min_file_age_seconds=getattr(args, "min_file_age", 0.0))
+    options = RunOptions(
+        min_file_age_seconds=getattr(args, "min_file_age", 0.0),
+        full_refresh=getattr(args, "full_refresh", False),
+    )
     results = run_layers(spark, config, layers, run_id, options)
     print(f"run {run_id}  home {config.home}")
     for result in results:

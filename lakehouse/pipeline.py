@@ -19,6 +19,8 @@ class RunOptions:
     """Per-run choices that layers may use."""
 
     min_file_age_seconds: float = 0.0
+    full_refresh: bool = False
+    """Gold: recompute every date instead of the dates that changed."""
 
 
 LayerJob = Callable[[SparkSession, LakehouseConfig, str, RunOptions], LayerResult]
@@ -36,7 +38,13 @@ def _silver(spark: SparkSession, config: LakehouseConfig, run_id: str, opts: Run
     return build.run(spark, config, run_id)
 
 
-LAYERS: dict[str, LayerJob] = {"bronze": _bronze, "silver": _silver}
+def _gold(spark: SparkSession, config: LakehouseConfig, run_id: str, opts: RunOptions):
+    from gold import build
+
+    return build.run(spark, config, run_id, opts.full_refresh)
+
+
+LAYERS: dict[str, LayerJob] = {"bronze": _bronze, "silver": _silver, "gold": _gold}
 """Every layer, in the order a full run executes them."""
 
 

@@ -232,4 +232,169 @@ DQ_RULE_RESULTS = Table(
     description="Per-run, per-rule data-quality counts.",
 )
 
-ALL_TABLES: tuple[Table, ...] = (*BRONZE_TABLES, *SILVER_TABLES, DQ_RULE_RESULTS)
+_DIMENSIONS = (
+    Column("brand", "STRING", "brand as exported with the event (NULL kept as its own value)"),
+    Column("main_category", "STRING", "first segment of category_code"),
+    Column("sub_category", "STRING", "second segment of category_code"),
+)
+_MEASURES = (
+    Column("revenue", "DECIMAL(18,2)", "sum of price over purchase events"),
+    Column("purchases", "BIGINT", "purchase events"),
+    Column("views", "BIGINT", "view events"),
+    Column("carts", "BIGINT", "cart events"),
+)
+
+GOLD_ORDER_LINES = Table(
+    name="gold.order_lines",
+    location="gold/order_lines",
+    columns=(
+        Column("event_time", "TIMESTAMP"),
+        Column("event_date", "DATE"),
+        Column("user_session", "STRING", "the order (NULL: a purchase outside any order)"),
+        Column("user_id", "BIGINT"),
+        Column("product_id", "BIGINT"),
+        Column("brand", "STRING"),
+        Column("category_code", "STRING"),
+        Column("main_category", "STRING"),
+        Column("sub_category", "STRING"),
+        Column("price", "DECIMAL(10,2)", "price paid (price at the time of the purchase)"),
+    ),
+    partition_by=("event_date",),
+    description="One row per deduplicated purchase event: count distinct orders for any filter.",
+)
+
+GOLD_DAILY_PRODUCT_SALES = Table(
+    name="gold.daily_product_sales",
+    location="gold/daily_product_sales",
+    columns=(
+        Column("event_date", "DATE"),
+        Column("product_id", "BIGINT"),
+        Column("category_code", "STRING"),
+        *_DIMENSIONS,
+        *_MEASURES,
+    ),
+    keys=("event_date", "product_id", "brand", "category_code"),
+    partition_by=("event_date",),
+    description="Per day and product (and the event's brand/category): the base of every total.",
+)
+
+GOLD_DAILY_BRAND_SALES = Table(
+    name="gold.daily_brand_sales",
+    location="gold/daily_brand_sales",
+    columns=(
+        Column("event_date", "DATE"),
+        *_DIMENSIONS,
+        Column("revenue", "DECIMAL(18,2)"),
+        Column("purchases", "BIGINT"),
+        Column("orders", "BIGINT", "distinct non-null sessions with a purchase in this group"),
+        Column("views", "BIGINT"),
+        Column("carts", "BIGINT"),
+    ),
+    keys=("event_date", "brand", "main_category", "sub_category"),
+    partition_by=("event_date",),
+    description="Daily sales per brand and category: the dashboard's line, bar and donut.",
+)
+
+GOLD_PRODUCT_PERFORMANCE = Table(
+    name="gold.product_performance",
+    location="gold/product_performance",
+    columns=(
+        Column("product_id", "BIGINT"),
+        Column("brand", "STRING", "current brand (silver.products)"),
+        Column("category_code", "STRING"),
+        Column("main_category", "STRING"),
+        Column("sub_category", "STRING"),
+        *_MEASURES,
+        Column("conversion_rate", "DOUBLE", "purchases / views (NULL without views)"),
+    ),
+    keys=("product_id",),
+    description="Totals per product: rank by revenue for the highest-grossing products.",
+)
+
+GOLD_BRAND_PERFORMANCE = Table(
+    name="gold.brand_performance",
+    location="gold/brand_performance",
+    columns=(
+        Column("brand", "STRING"),
+        Column("revenue", "DECIMAL(18,2)"),
+        Column("purchases", "BIGINT"),
+        Column("orders", "BIGINT", "distinct non-null sessions that bought this brand"),
+        Column("views", "BIGINT"),
+        Column("carts", "BIGINT"),
+        Column("conversion_rate", "DOUBLE", "brand purchases / brand views (volume-weighted)"),
+        Column(
+            "avg_product_conversion",
+            "DOUBLE",
+            "original definition: mean over products with >= 1 view and >= 1 purchase of "
+            "purchases / views",
+        ),
+        Column("products", "BIGINT", "distinct products with events of this brand"),
+    ),
+    keys=("brand",),
+    description="Totals per brand (NULL brand is its own row).",
+)
+
+GOLD_ORDERS = Table(
+    name="gold.orders",
+    location="gold/orders",
+    columns=(
+        Column("user_session", "STRING"),
+        Column("user_id", "BIGINT"),
+        Column("order_date", "DATE", "date of the first purchase"),
+        Column("items", "BIGINT", "purchase events"),
+        Column("revenue", "DECIMAL(18,2)"),
+    ),
+    keys=("user_session",),
+    description="One row per order: a distinct non-null session with at least one purchase.",
+)
+
+GOLD_KPI_SUMMARY = Table(
+    name="gold.kpi_summary",
+    location="gold/kpi_summary",
+    columns=(
+        Column("revenue", "DECIMAL(18,2)", "all purchases, with or without a session"),
+        Column("orders", "BIGINT"),
+        Column("aov", "DECIMAL(18,2)", "revenue of orders / orders"),
+        Column("items_per_order", "DOUBLE", "purchases in orders / orders"),
+        Column("purchases", "BIGINT"),
+        Column("views", "BIGINT"),
+        Column("carts", "BIGINT"),
+        Column("sessions", "BIGINT", "distinct non-null sessions"),
+        Column("users", "BIGINT", "distinct user_id"),
+        Column("first_event", "TIMESTAMP"),
+        Column("last_event", "TIMESTAMP"),
+    ),
+    description="The store's headline figures, one row.",
+)
+
+GOLD_BATCHES = Table(
+    name="gold.batches",
+    location="gold/batches",
+    columns=(
+        Column("gold_batch", "BIGINT"),
+        Column("silver_batch_from", "BIGINT"),
+        Column("silver_batch_to", "BIGINT"),
+        Column("status", "STRING", "pending | done"),
+        Column("dates", "BIGINT", "event dates recomputed"),
+        Column("run_id", "STRING"),
+        Column("planned_at", "TIMESTAMP"),
+        Column("completed_at", "TIMESTAMP"),
+    ),
+    keys=("gold_batch",),
+    description="Which silver batches gold has processed.",
+)
+
+GOLD_TABLES = (
+    GOLD_ORDER_LINES,
+    GOLD_DAILY_PRODUCT_SALES,
+    GOLD_DAILY_BRAND_SALES,
+    GOLD_PRODUCT_PERFORMANCE,
+    GOLD_BRAND_PERFORMANCE,
+    GOLD_ORDERS,
+    GOLD_KPI_SUMMARY,
+    GOLD_BATCHES,
+)
+
+ALL_TABLES: tuple[Table, ...] = (
+    *BRONZE_TABLES, *SILVER_TABLES, DQ_RULE_RESULTS, *GOLD_TABLES,
+)  # fmt: skip

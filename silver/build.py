@@ -99,11 +99,11 @@ def run(spark: SparkSession, config: LakehouseConfig, run_id: str) -> LayerResul
     )
     for table in (*SILVER_TABLES, DQ_RULE_RESULTS):
         ensure_table(spark, table, table_location(config, table))
-    batches = read_table(spark, table_location(config, SILVER_BATCHES)).collect()
-    pending = [b for b in batches if b["status"] == "pending"]
+    batches_location = table_location(config, SILVER_BATCHES)
+    pending = [b for b in read_table(spark, batches_location).collect() if b["status"] == "pending"]
     if pending:
         [row] = pending
-        batch = SilverBatch(
+        resumed = SilverBatch(
             row["silver_batch"],
             row["bronze_batch_from"],
             row["bronze_batch_to"],
@@ -111,10 +111,10 @@ def run(spark: SparkSession, config: LakehouseConfig, run_id: str) -> LayerResul
             row["planned_at"],
         )
         log.info(
-            "resuming silver batch %d left pending by run %s", batch.silver_batch, batch.run_id
+            "resuming silver batch %d left pending by run %s", row["silver_batch"], row["run_id"]
         )
-    else:
-        batch = _plan(spark, config, batches, run_id)
+        _process(spark, config, resumed, result)
+    batch = _plan(spark, config, read_table(spark, batches_location).collect(), run_id)
     if batch is None:
         log.info("no new bronze batches")
     else:

@@ -49,6 +49,9 @@ def test_demo_runs_end_to_end_and_rerun_is_a_no_op(tmp_path):
     assert "bronze  ok          files 2, lines 5,002, rows 5,000, quarantined 0" in first.stdout
     assert "silver  ok          taken 5,000, added " in first.stdout
     assert "data docs: " in first.stdout and "rules broken: " in first.stdout
+    assert "gold    ok          dates 2" in first.stdout
+    assert "top 10 brands by revenue:" in first.stdout
+    assert "top 10 products by revenue:" in first.stdout
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "using the files already in" in again.stdout

@@ -264,3 +264,10 @@ def test_cli_run_summary_and_exit_codes(home, rees46):
     )
     assert usage.returncode == 2
     assert "unknown layer" in usage.stderr
+
+
+def test_files_younger_than_min_file_age_wait_for_a_later_run(spark, home, rees46):
+    land(home, rees46 / "2019-Nov-head683-noheader.csv")  # modified just now
+    waiting = ingest.run(spark, home, new_run_id(), min_file_age_seconds=3600)
+    assert waiting.counts["files"] == 0
+    assert ingest.run(spark, home, new_run_id()).counts["rows"] == 683

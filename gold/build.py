@@ -1,0 +1,226 @@
+"""Gold job: recompute the KPI tables for what changed in silver, or everything on request.
+
+What a run recomputes:
+
+- ``order_lines``, ``daily_product_sales`` and ``daily_brand_sales`` for the event dates that
+  received new silver events (late files for old dates included), each replaced atomically for
+  exactly those dates (``replaceWhere event_date IN (...)``) from the silver events of those
+  dates (partition pruning keeps it proportional to the new data's dates);
+- ``product_performance``, ``brand_performance``, ``orders`` and ``kpi_summary`` from those
+  small gold tables (and silver.products / user_sessions), overwritten whole.
+
+Every write replaces data with a recomputation, so a run killed anywhere and run again ends
+with the same tables; the batch is planned in ``gold.batches`` first and completed last.
+``--full-refresh`` recomputes every date.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from gold import kpis
+from lakehouse.config import LakehouseConfig
+from lakehouse.delta_io import ensure_table, read_table, replace_where, table_location
+from lakehouse.faults import crash_point
+from lakehouse.runs import LayerResult, utc_now
+from lakehouse.tables import (
+    GOLD_BATCHES,
+    GOLD_BRAND_PERFORMANCE,
+    GOLD_DAILY_BRAND_SALES,
+    GOLD_DAILY_PRODUCT_SALES,
+    GOLD_KPI_SUMMARY,
+    GOLD_ORDER_LINES,
+    GOLD_ORDERS,
+    GOLD_PRODUCT_PERFORMANCE,
+    GOLD_TABLES,
+    SILVER_BATCHES,
+    SILVER_EVENTS,
+    SILVER_PRODUCTS,
+    SILVER_USER_SESSIONS,
+    Table,
+)
+
+log = logging.getLogger("lakehouse.gold")
+
+
+@dataclass(frozen=True)
+class GoldBatch:
+    gold_batch: int
+    silver_from: int
+    silver_to: int
+    run_id: str
+    planned_at: datetime
+    full_refresh: bool = False
+
+
+def run(
+    spark: SparkSession, config: LakehouseConfig, run_id: str, full_refresh: bool = False
+) -> LayerResult:
+    """Recompute gold for the silver batches completed since the last gold run."""
+    started = time.monotonic()
+    result = LayerResult("gold", {"dates": 0})
+    for table in GOLD_TABLES:
+        ensure_table(spark, table, table_location(config, table))
+    location = table_location(config, GOLD_BATCHES)
+    batches = read_table(spark, location).collect()
+    pending = [b for b in batches if b["status"] == "pending"]
+    silver_done = [
+        r["silver_batch"]
+        for r in read_table(spark, table_location(config, SILVER_BATCHES))
+        .where("status = 'done'")
+        .select("silver_batch")
+        .collect()
+    ]
+    done_to = max((b["silver_batch_to"] for b in batches if b["status"] == "done"), default=0)
+    upto = max(silver_done, default=0)
+    if pending:  # a killed run: redo it (every write is a recomputation), with newer data
+        done_to = min(done_to, pending[0]["silver_batch_from"] - 1)
+    if upto <= done_to and not full_refresh and not pending:
+        log.info("gold is up to date with silver batch %d", done_to)
+        result.notes.extend(_headlines(spark, config))
+        result.seconds = time.monotonic() - started
+        return result
+    batch = GoldBatch(
+        gold_batch=pending[0]["gold_batch"]
+        if pending
+        else max((b["gold_batch"] for b in batches), default=0) + 1,
+        silver_from=1 if full_refresh else done_to + 1,
+        silver_to=upto,
+        run_id=run_id,
+        planned_at=utc_now(),
+        full_refresh=full_refresh,
+    )
+    replace_where(
+        _batch_frame(spark, batch, "pending"), location, f"gold_batch = {batch.gold_batch}"
+    )
+    crash_point("gold.after_plan")
+    result.counts["dates"] = _process(spark, config, batch)
+    replace_where(
+        _batch_frame(spark, batch, "done", result.counts["dates"]),
+        location,
+        f"gold_batch = {batch.gold_batch}",
+    )
+    result.notes.extend(_headlines(spark, config))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _batch_frame(
+    spark: SparkSession, batch: GoldBatch, status: str, dates: int | None = None
+) -> DataFrame:
+    row = (
+        batch.gold_batch, batch.silver_from, batch.silver_to, status, dates, batch.run_id,
+        batch.planned_at, utc_now() if status == "done" else None,
+    )  # fmt: skip
+    return spark.createDataFrame([row], GOLD_BATCHES.schema_ddl())
+
+
+def _changed_dates(spark: SparkSession, config: LakehouseConfig, batch: GoldBatch) -> list[date]:
+    """Event dates that received silver rows in the batch's silver batches."""
+    ranges = (
+        read_table(spark, table_location(config, SILVER_BATCHES))
+        .where(F.col("silver_batch").between(batch.silver_from, batch.silver_to))
+        .agg(F.min("bronze_batch_from"), F.max("bronze_batch_to"))
+        .collect()[0]
+    )
+    if ranges[0] is None:
+        return []
+    events = read_table(spark, table_location(config, SILVER_EVENTS))
+    new = events.where(F.col("bronze_batch").between(ranges[0], ranges[1]))
+    return sorted(r[0] for r in new.select("event_date").distinct().collect())
+
+
+def _write(df: DataFrame, location: str, dates: list[date] | None) -> None:
+    """Replace the given dates (or the whole table when ``dates`` is None)."""
+    if dates is None:
+        df.write.format("delta").mode("overwrite").save(location)
+    else:
+        replace_where(df, location, _dates_predicate(dates))
+
+
+def _dates_predicate(dates: list[date]) -> str:
+    return "event_date IN (" + ", ".join(f"DATE'{d.isoformat()}'" for d in dates) + ")"
+
+
+def _process(spark: SparkSession, config: LakehouseConfig, batch: GoldBatch) -> int:
+    def loc(table: Table) -> str:
+        return table_location(config, table)
+
+    events = read_table(spark, loc(SILVER_EVENTS))
+    if batch.full_refresh:
+        dates = None
+        log.info("full refresh: recomputing every date")
+    else:
+        dates = _changed_dates(spark, config, batch)
+        log.info("recomputing %d date(s): %s", len(dates), _span(dates))
+        if not dates:
+            return 0
+        events = events.where(_dates_predicate(dates))
+
+    _write(kpis.order_lines(events), loc(GOLD_ORDER_LINES), dates)
+    _write(kpis.daily_product_sales(events), loc(GOLD_DAILY_PRODUCT_SALES), dates)
+    crash_point("gold.after_daily")
+    _write(kpis.daily_brand_sales(events), loc(GOLD_DAILY_BRAND_SALES), dates)
+
+    daily_products = read_table(spark, loc(GOLD_DAILY_PRODUCT_SALES))
+    lines = read_table(spark, loc(GOLD_ORDER_LINES))
+    products = read_table(spark, loc(SILVER_PRODUCTS))
+    _write(kpis.product_performance(daily_products, products), loc(GOLD_PRODUCT_PERFORMANCE), None)
+    _write(kpis.brand_performance(daily_products, lines), loc(GOLD_BRAND_PERFORMANCE), None)
+    _write(kpis.orders(lines), loc(GOLD_ORDERS), None)
+    sessions = read_table(spark, loc(SILVER_USER_SESSIONS))
+    users = read_table(spark, loc(SILVER_EVENTS)).select("user_id")
+    summary = kpis.kpi_summary(
+        daily_products, read_table(spark, loc(GOLD_ORDERS)), sessions, users, products
+    )
+    _write(summary, loc(GOLD_KPI_SUMMARY), None)
+    return (
+        len(dates) if dates is not None else daily_products.select("event_date").distinct().count()
+    )
+
+
+def _span(dates: list[date]) -> str:
+    return f"{dates[0]} .. {dates[-1]}" if dates else "none"
+
+
+def _headlines(spark: SparkSession, config: LakehouseConfig, top: int = 10) -> list[str]:
+    """The headline KPIs and the top brands and products by revenue, for the run summary."""
+    rows = read_table(spark, table_location(config, GOLD_KPI_SUMMARY)).collect()
+    if not rows:
+        return []
+    k = rows[0]
+    lines = [
+        f"revenue {k['revenue']:,}  orders {k['orders']:,}  AOV {k['aov']}  "
+        f"items/order {k['items_per_order'] or 0:.4f}  purchases {k['purchases']:,}  "
+        f"views {k['views']:,}  sessions {k['sessions']:,}  users {k['users']:,}"
+    ]
+    brands = (
+        read_table(spark, table_location(config, GOLD_BRAND_PERFORMANCE))
+        .orderBy(F.desc("revenue"), F.asc_nulls_first("brand"))
+        .limit(top)
+        .collect()
+    )
+    lines.append(f"top {top} brands by revenue:")
+    lines += [
+        f"  {b['brand'] or '(no brand)':<16} {b['revenue']:>16,}  "
+        f"conversion {b['conversion_rate'] or 0:.4f}"
+        for b in brands
+    ]
+    products = (
+        read_table(spark, table_location(config, GOLD_PRODUCT_PERFORMANCE))
+        .orderBy(F.desc("revenue"), "product_id")
+        .limit(top)
+        .collect()
+    )
+    lines.append(f"top {top} products by revenue:")
+    lines += [
+        f"  {p['product_id']:<12} {p['brand'] or '(no brand)':<16} {p['revenue']:>16,}"
+        for p in products
+    ]
+    return lines
