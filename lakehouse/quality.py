@@ -172,6 +172,24 @@ def any_rule(rules: list[Rule], column: str = "failed_rules") -> Column:
     )
 
 
+def duplicated_rows(df: DataFrame, column: str) -> tuple[int, int]:
+    """(rows, rows whose non-null ``column`` value occurs more than once), in one aggregate.
+
+    Counts like GX's ``expect_column_values_to_be_unique``: every copy is unexpected.
+    """
+    per_key = df.groupBy(column).agg(F.count(F.lit(1)).alias("n"))
+    duplicated = F.when(F.col(column).isNotNull() & (F.col("n") > 1), F.col("n"))
+    row = per_key.agg(F.sum("n"), F.sum(duplicated)).collect()[0]
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+def missing_keys(keys: DataFrame, reference: DataFrame, column: str) -> tuple[int, int]:
+    """(distinct keys, distinct keys absent from ``reference``)."""
+    distinct = keys.select(column).distinct()
+    absent = distinct.join(reference.select(column), column, "left_anti")
+    return distinct.count(), absent.count()
+
+
 @dataclass(frozen=True)
 class GxOutcome:
     success: bool

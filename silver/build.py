@@ -45,9 +45,11 @@ from lakehouse.quality import (
     Severity,
     Suite,
     any_rule,
+    duplicated_rows,
     failure_counts,
     flag_rules,
     load_suite,
+    missing_keys,
     validate_with_gx,
 )
 from lakehouse.runs import LayerResult, utc_now
@@ -379,19 +381,15 @@ def _report(
         SILVER_PRODUCTS.name: table_location(config, SILVER_PRODUCTS),
         SILVER_USER_SESSIONS.name: table_location(config, SILVER_USER_SESSIONS),
     }
-    for rule in table_suite.rules:
-        table = read_table(spark, locations[rule.table])
-        total = table.count()
-        distinct = table.select(rule.column).distinct().count()
-        failed = total - distinct
+    for rule in table_suite.rules:  # expect_column_values_to_be_unique on a silver table
+        total, failed = duplicated_rows(read_table(spark, locations[rule.table]), rule.column)
         record(table_suite.name, rule, "spark", total, failed)
         if failed:
-            failures.append(f"{rule.rule_id}: {failed} duplicate {rule.column} in {rule.table}")
+            failures.append(f"{rule.rule_id}: {failed} rows share a {rule.column} in {rule.table}")
     for rule in table_suite.spark_checks:  # events_product_known
-        new_products = _batch_rows(spark, config, batch).select("product_id").distinct()
-        products = read_table(spark, locations[SILVER_PRODUCTS.name]).select("product_id")
-        missing = new_products.join(products, "product_id", "left_anti").count()
-        record(table_suite.name, rule, "spark", new_products.count(), missing)
+        products = read_table(spark, locations[SILVER_PRODUCTS.name])
+        checked, missing = missing_keys(_batch_rows(spark, config, batch), products, "product_id")
+        record(table_suite.name, rule, "spark", checked, missing)
         if missing:
             failures.append(f"{rule.rule_id}: {missing} product_id(s) missing from products")
 

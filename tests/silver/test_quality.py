@@ -7,9 +7,11 @@ import pytest
 from lakehouse.quality import (
     Severity,
     _spark_datetime_pattern,
+    duplicated_rows,
     failure_counts,
     flag_rules,
     load_suite,
+    missing_keys,
     validate_with_gx,
 )
 from lakehouse.schema import SOURCE_COLUMNS
@@ -80,6 +82,21 @@ def test_each_rule_one_passing_and_one_failing_row(spark, rule_id):
     assert rule_id in got[1]
     others = set(got[1]) - {rule_id}
     assert others <= {"event_time_valid"}  # a malformed time is also not a valid time
+
+
+def test_set_level_checks_pass_and_fail(spark, tmp_path):
+    """The fail-severity checks: one clean and one broken table each; uniqueness as GX counts."""
+    keys = spark.createDataFrame([(1,), (2,), (3,), (None,)], "product_id BIGINT")
+    dupes = spark.createDataFrame([(1,), (1,), (2,), (None,), (None,)], "product_id BIGINT")
+    assert duplicated_rows(keys, "product_id") == (4, 0)
+    assert duplicated_rows(dupes, "product_id") == (5, 2)
+    unique = load_suite("silver_tables").rules[0]
+    assert unique.rule_id == "products_unique"
+    gx = validate_with_gx(dupes, load_suite("silver_tables"), [unique], tmp_path / "dq", "set")
+    assert gx.failures == {"products_unique": 2}
+    events = spark.createDataFrame([(1,), (1,), (3,)], "product_id BIGINT")
+    assert missing_keys(events, keys, "product_id") == (2, 0)
+    assert missing_keys(events, dupes, "product_id") == (2, 1)
 
 
 def test_one_pass_counts_equal_great_expectations(spark, tmp_path):
