@@ -21,8 +21,12 @@ import traceback
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lakehouse.config import HOME_ENV, LakehouseConfig, SparkSettings
+
+if TYPE_CHECKING:
+    from lakehouse.serving.server import ServeOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
 log = logging.getLogger("lakehouse")
@@ -136,7 +140,94 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rows", type=int, default=200_000, help="sample rows (default 200000)")
     demo.add_argument("--days", type=int, default=7, help="daily files (default 7)")
     demo.add_argument("--seed", type=int, default=46)
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep serving the tables over the Thrift server (defaults of 'serve')",
+    )
+    demo.add_argument("--port", type=int, help="with --serve: the server's port (10000)")
+
+    serve = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="serve gold (and dq) over the Spark Thrift Server for Tableau / JDBC / ODBC",
+        description="Start a Spark Thrift Server (HiveServer2 protocol) with schemas 'gold' and "
+        "'dq' holding every served table. Queries see the latest committed version of each "
+        "table; tables created by later pipeline runs appear without a restart. Listens on "
+        "loopback unless told otherwise. Stops cleanly on Ctrl-C or SIGTERM.",
+    )
+    _storage_args(serve)
+    _spark_args(serve)
+    _serve_args(serve)
+
+    users = sub.add_parser(
+        "users",
+        parents=[common],
+        help="manage the users of 'serve --auth password'",
+        description="Users are kept in <home>/serving/users as PBKDF2-SHA256 hashes; a running "
+        "server picks up changes without a restart.",
+    )
+    _storage_args(users)
+    users.add_argument("action", choices=["add", "remove", "list"])
+    users.add_argument("name", nargs="?", help="user name (add, remove)")
+    users.add_argument("--users-file", type=Path, help="default: <home>/serving/users")
+    users.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
+
+    tableau = sub.add_parser(
+        "tableau",
+        parents=[common],
+        help="write Tableau data sources (.tds) for the served tables",
+        description="Write one .tds per served table, pointing at a server started with the "
+        "same --host/--port/--transport/--auth/--tls-keystore options.",
+    )
+    tableau.add_argument("--out", type=Path, required=True, help="folder to write the files to")
+    tableau.add_argument("--username", default="", help="user name to pre-fill")
+    _serve_args(tableau, for_server=False)
     return parser
+
+
+def _serve_args(parser: argparse.ArgumentParser, *, for_server: bool = True) -> None:
+    from lakehouse.serving.server import DEFAULT_PORTS, TLS_PASSWORD_ENV, Auth, Transport
+
+    group = parser.add_argument_group("server")
+    group.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    group.add_argument(
+        "--port",
+        type=int,
+        help=f"port (default {DEFAULT_PORTS['binary']} binary, {DEFAULT_PORTS['http']} http)",
+    )
+    group.add_argument(
+        "--transport", type=Transport, choices=list(Transport), default=Transport.BINARY,
+        help="binary (Thrift over TCP) or http (Thrift over HTTP, path /cliservice)",
+    )  # fmt: skip
+    group.add_argument(
+        "--auth", type=Auth, choices=list(Auth), default=Auth.NONE,
+        help="none (loopback only), username (any name, no password), or password "
+        "(users added with 'lakehouse users add')",
+    )  # fmt: skip
+    group.add_argument(
+        "--tls-keystore",
+        type=Path,
+        help=f"PKCS12/JKS keystore: turns TLS on (password in ${TLS_PASSWORD_ENV})",
+    )
+    if not for_server:
+        return
+    group.add_argument("--users-file", type=Path, help="default: <home>/serving/users")
+    group.add_argument(
+        "--allow-insecure-bind",
+        action="store_true",
+        help="listen on a non-loopback address without password authentication",
+    )
+    group.add_argument(
+        "--refresh-seconds",
+        type=float,
+        default=5.0,
+        help="how often to look for newly created tables (default 5)",
+    )
 
 
 def _configure_logging(quiet: bool) -> None:
@@ -208,10 +299,128 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"generated {args.rows:,} sample rows in {len(files)} daily files under {landing}")
     else:
         print(f"using the files already in {landing}")
-    return _run_pipeline(args, config, list(LAYERS))
+    code = _run_pipeline(args, config, list(LAYERS))
+    if not args.serve or code not in (EXIT_OK, EXIT_REJECTED):
+        return code
+    # The server needs a JVM of its own (Delta jars on the system class path): stop this one
+    # and become `lakehouse serve`, so Ctrl-C and SIGTERM reach the server directly.
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    gateway = SparkContext._gateway
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+    process = getattr(gateway, "proc", None)
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=60)
+    command = [sys.executable, "-m", "lakehouse.cli", "serve", "--home", config.home]
+    command += ["--landing", config.landing]
+    if args.port is not None:
+        command += ["--port", str(args.port)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
 
 
-COMMANDS = {"generate": _cmd_generate, "run": _cmd_run, "demo": _cmd_demo}
+def _serve_options(args: argparse.Namespace) -> ServeOptions:
+    from lakehouse.serving.server import TLS_PASSWORD_ENV, ServeOptions
+
+    return ServeOptions(
+        host=args.host,
+        port=args.port,
+        transport=args.transport,
+        auth=args.auth,
+        users_file=getattr(args, "users_file", None),
+        tls_keystore=args.tls_keystore,
+        tls_keystore_password=os.environ.get(TLS_PASSWORD_ENV),
+        allow_insecure_bind=getattr(args, "allow_insecure_bind", False),
+        refresh_seconds=getattr(args, "refresh_seconds", 5.0),
+    )
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from lakehouse.serving.server import ServeError, serve
+    from lakehouse.tables import SERVED_TABLES
+
+    config = LakehouseConfig.create(args.home, args.landing)
+    options = _serve_options(args)
+
+    def ready() -> None:
+        schemas = sorted({t.schema for t in SERVED_TABLES})
+        print(f"Spark Thrift Server ready, serving {config.home}", flush=True)
+        for line in options.describe():
+            print(line)
+        for schema in schemas:
+            names = ", ".join(t.short_name for t in SERVED_TABLES if t.schema == schema)
+            print(f"  {schema:<11} {names}")
+        print("Stop with Ctrl-C (or SIGTERM).", flush=True)
+
+    try:
+        serve(options, config, SparkSettings(master=args.master, conf=dict(args.conf)), ready)
+    except ServeError as error:
+        print(f"lakehouse serve: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print("server stopped", flush=True)
+    return EXIT_OK
+
+
+def _cmd_users(args: argparse.Namespace) -> int:
+    import getpass
+
+    from lakehouse.serving.server import default_users_file
+    from lakehouse.serving.users import UsersFileError, read_users, remove_user, set_user
+
+    config = LakehouseConfig.create(args.home, args.landing)
+    path = args.users_file or default_users_file(config)
+    if args.action == "list":
+        for name in sorted(read_users(path)):
+            print(name)
+        return EXIT_OK
+    if not args.name:
+        print(f"lakehouse users {args.action}: a user name is required", file=sys.stderr)
+        return EXIT_USAGE
+    if args.action == "remove":
+        if not remove_user(path, args.name):
+            print(f"no user {args.name!r} in {path}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"removed {args.name} from {path}")
+        return EXIT_OK
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if password != getpass.getpass("again: "):
+            print("the passwords differ; nothing changed", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        is_new = set_user(path, args.name, password)
+    except UsersFileError as error:
+        print(f"lakehouse users: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{'added' if is_new else 'changed the password of'} {args.name} in {path}")
+    return EXIT_OK
+
+
+def _cmd_tableau(args: argparse.Namespace) -> int:
+    from lakehouse.serving.tableau import write_datasources
+
+    files = write_datasources(args.out, _serve_options(args), args.username)
+    print(f"wrote {len(files)} Tableau data sources to {args.out}")
+    for path in files:
+        print(f"  {path.name}")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "generate": _cmd_generate,
+    "run": _cmd_run,
+    "demo": _cmd_demo,
+    "serve": _cmd_serve,
+    "users": _cmd_users,
+    "tableau": _cmd_tableau,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

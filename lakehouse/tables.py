@@ -32,6 +32,16 @@ class Table:
     partition_by: tuple[str, ...] = ()
 
     @property
+    def schema(self) -> str:
+        """``gold`` for ``gold.kpi_summary``."""
+        return self.name.split(".", 1)[0]
+
+    @property
+    def short_name(self) -> str:
+        """``kpi_summary`` for ``gold.kpi_summary``."""
+        return self.name.split(".", 1)[1]
+
+    @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
@@ -398,3 +408,6 @@ GOLD_TABLES = (
 ALL_TABLES: tuple[Table, ...] = (
     *BRONZE_TABLES, *SILVER_TABLES, DQ_RULE_RESULTS, *GOLD_TABLES,
 )  # fmt: skip
+
+SERVED_TABLES: tuple[Table, ...] = (*GOLD_TABLES, DQ_RULE_RESULTS)
+"""What the Thrift server exposes (schemas ``gold`` and ``dq``)."""

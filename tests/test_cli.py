@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 
 import pytest
 
 from lakehouse.cli import EXIT_USAGE, build_parser, main
 from tests.helpers import REPO, lakehouse_cmd
+from tests.serving.clients import Server, connect, free_port, query
 
 
 def test_help_explains_commands_and_exit_codes(capsys):
@@ -15,7 +17,7 @@ def test_help_explains_commands_and_exit_codes(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for word in ("generate", "run", "demo", "Exit codes"):
+    for word in ("generate", "run", "demo", "serve", "users", "tableau", "Exit codes"):
         assert word in out
     run_help = build_parser().parse_args(["run", "--conf", "a=b", "--layers", "bronze"])
     assert run_help.conf == [("a", "b")] and run_help.layers == ["bronze"]
@@ -52,7 +54,27 @@ def test_demo_runs_end_to_end_and_rerun_is_a_no_op(tmp_path):
     assert "gold    ok          dates 2" in first.stdout
     assert "top 10 brands by revenue:" in first.stdout
     assert "top 10 products by revenue:" in first.stdout
-    again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "using the files already in" in again.stdout
-    assert "files 0" in again.stdout
+
+    # Again, leaving the server running: nothing new is ingested, gold is served.
+    port = free_port()
+    serving = subprocess.Popen(
+        [*cmd, "--serve", "--port", str(port)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    lines = []
+    assert serving.stdout is not None
+    for line in serving.stdout:
+        lines.append(line)
+        if line.startswith("Spark Thrift Server ready"):
+            break
+    output = "".join(lines)
+    assert "using the files already in" in output and "files 0" in output, output
+    try:
+        server = Server(port=port)
+        with connect(server) as connection:
+            assert query(connection, "SELECT COUNT(*), MIN(orders) > 0 FROM kpi_summary") == [
+                (1, True)
+            ]
+    finally:
+        serving.send_signal(signal.SIGTERM)
+        assert serving.wait(timeout=120) == 0

@@ -1,0 +1,77 @@
+"""The sales dashboard's queries, as SQL over the served ``gold`` schema.
+
+These are the queries a Tableau workbook (or ``lakehouse dashboard``) sends through the Thrift
+server: a brand picker; revenue, orders and average order value cards; a daily line; top-N
+sub-categories by purchases (bars) and by sales (donut). ``brand=None`` is "all brands".
+They read gold only, so their answers can be checked against the gold tables themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Measure = Literal["revenue", "purchases", "orders", "views", "carts"]
+
+
+def sql_string(value: str) -> str:
+    """A Spark SQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _brand_filter(brand: str | None) -> str:
+    return "" if brand is None else f" WHERE `brand` = {sql_string(brand)}"
+
+
+def brands_sql() -> str:
+    """The brand picker: brands with sales, best-selling first."""
+    return (
+        "SELECT `brand`, `revenue` FROM `gold`.`brand_performance` "
+        "WHERE `brand` IS NOT NULL AND `revenue` > 0 ORDER BY `revenue` DESC, `brand`"
+    )
+
+
+def cards_sql(brand: str | None) -> str:
+    """One row: revenue, orders, aov (revenue of orders / orders)."""
+    if brand is None:
+        return "SELECT `revenue`, `orders`, `aov` FROM `gold`.`kpi_summary`"
+    return (
+        "SELECT CAST(COALESCE(SUM(`price`), 0) AS DECIMAL(18,2)) AS `revenue`, "
+        "COUNT(DISTINCT `user_session`) AS `orders`, "
+        "CAST(SUM(CASE WHEN `user_session` IS NOT NULL THEN `price` END) "
+        "/ COUNT(DISTINCT `user_session`) AS DECIMAL(18,2)) AS `aov` "
+        f"FROM `gold`.`order_lines`{_brand_filter(brand)}"
+    )
+
+
+def daily_sql(brand: str | None) -> str:
+    """One row per day: revenue, purchases, views, carts (the line and its measure switch)."""
+    return (
+        "SELECT `event_date`, CAST(SUM(`revenue`) AS DECIMAL(18,2)) AS `revenue`, "
+        "SUM(`purchases`) AS `purchases`, SUM(`views`) AS `views`, SUM(`carts`) AS `carts` "
+        f"FROM `gold`.`daily_brand_sales`{_brand_filter(brand)} "
+        "GROUP BY `event_date` ORDER BY `event_date`"
+    )
+
+
+def top_subcategories_sql(
+    brand: str | None, measure: Literal["purchases", "revenue"], top: int = 10
+) -> str:
+    """Top ``top`` sub-categories by ``measure`` (NULL sub-category shown as 'unknown')."""
+    where = _brand_filter(brand)
+    condition = f"{where} AND" if where else " WHERE"
+    return (
+        "SELECT COALESCE(`sub_category`, 'unknown') AS `sub_category`, "
+        f"CAST(SUM(`{measure}`) AS {'DECIMAL(18,2)' if measure == 'revenue' else 'BIGINT'}) "
+        f"AS `{measure}` FROM `gold`.`daily_brand_sales`{condition} `{measure}` > 0 "
+        f"GROUP BY 1 ORDER BY `{measure}` DESC, `sub_category` LIMIT {int(top)}"
+    )
+
+
+def dashboard_queries(brand: str | None) -> dict[str, str]:
+    """Every query one dashboard view sends, by panel."""
+    return {
+        "cards": cards_sql(brand),
+        "daily": daily_sql(brand),
+        "top_by_purchases": top_subcategories_sql(brand, "purchases"),
+        "top_by_sales": top_subcategories_sql(brand, "revenue"),
+    }

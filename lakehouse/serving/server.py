@@ -1,0 +1,280 @@
+"""``lakehouse serve``: the Spark Thrift Server over the gold tables, as Tableau expects it.
+
+The server is a Spark driver started from Python with the one session builder
+(:mod:`lakehouse.session`): Delta, UTC, an in-memory catalog that only this process uses (so it
+never competes with pipeline runs for a metastore), and one view per served table
+(:mod:`lakehouse.serving.views`). HiveServer2 runs inside that driver
+(``HiveThriftServer2.startWithContext``); a loop re-syncs the views every few seconds so tables
+created by a later pipeline run appear without a restart.
+
+Authentication maps to Tableau's "Spark SQL" dialog:
+
+===========  =====================  ============================================
+``--auth``   HiveServer2 setting    Tableau "Authentication"
+===========  =====================  ============================================
+none         NOSASL (binary) /      No Authentication (binary); Username (HTTP)
+             NONE (HTTP)
+username     NONE                   Username (any name, no password)
+password     CUSTOM (users file)    Username and Password
+===========  =====================  ============================================
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from lakehouse.config import LakehouseConfig, SparkSettings
+
+log = logging.getLogger("lakehouse.serve")
+
+HTTP_PATH = "cliservice"
+DEFAULT_PORTS = {"binary": 10000, "http": 10001}
+TLS_PASSWORD_ENV = "LAKEHOUSE_TLS_KEYSTORE_PASSWORD"
+
+
+class Transport(StrEnum):
+    BINARY = "binary"
+    HTTP = "http"
+
+
+class Auth(StrEnum):
+    NONE = "none"
+    USERNAME = "username"
+    PASSWORD = "password"
+
+
+class ServeError(ValueError):
+    """Options that cannot be served safely or at all; the message says why and what to do."""
+
+
+def is_loopback(host: str) -> bool:
+    """True if every address ``host`` resolves to is a loopback address."""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except socket.gaierror as error:
+        raise ServeError(f"cannot resolve --host {host!r}: {error}") from error
+    return all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
+
+
+def default_users_file(config: LakehouseConfig) -> Path:
+    return Path(config.location("serving/users"))
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How the server listens and whom it lets in."""
+
+    host: str = "127.0.0.1"
+    port: int | None = None
+    """``None``: 10000 for binary, 10001 for HTTP (Hive's defaults)."""
+    transport: Transport = Transport.BINARY
+    auth: Auth = Auth.NONE
+    users_file: Path | None = None
+    """Hashed users for ``--auth password`` (default ``<home>/serving/users``)."""
+    tls_keystore: Path | None = None
+    """PKCS12/JKS keystore with the server's certificate; TLS is on when set."""
+    tls_keystore_password: str | None = None
+    allow_insecure_bind: bool = False
+    """Allow a non-loopback address without password authentication."""
+    refresh_seconds: float = 5.0
+    """How often newly created tables are looked for."""
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else DEFAULT_PORTS[self.transport.value]
+
+    @property
+    def hive_auth(self) -> str:
+        if self.auth is Auth.PASSWORD:
+            return "CUSTOM"
+        if self.auth is Auth.NONE and self.transport is Transport.BINARY:
+            return "NOSASL"
+        return "NONE"
+
+    def validate(self, config: LakehouseConfig) -> None:
+        """Refuse unsafe or impossible settings before any JVM starts."""
+        if not is_loopback(self.host) and self.auth is not Auth.PASSWORD:
+            if not self.allow_insecure_bind:
+                raise ServeError(
+                    f"refusing to listen on {self.host} without password authentication: anyone "
+                    "who can reach it could read every served table. Use --auth password "
+                    "(and --tls-keystore), or --allow-insecure-bind if the network is trusted."
+                )
+            log.warning("listening on %s without password authentication", self.host)
+        if self.auth is Auth.PASSWORD:
+            users = self.users_file or default_users_file(config)
+            if not users.exists():
+                raise ServeError(
+                    f"--auth password needs a users file; none at {users}. "
+                    "Add a user first: lakehouse users add NAME"
+                )
+        if self.tls_keystore is not None:
+            if not self.tls_keystore.is_file():
+                raise ServeError(f"TLS keystore not found: {self.tls_keystore}")
+            if not self.tls_keystore_password:
+                raise ServeError(f"set the keystore password in ${TLS_PASSWORD_ENV}")
+        if not 0 < self.effective_port < 65536:
+            raise ServeError(f"invalid port {self.effective_port}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((self.host, self.effective_port))
+            except OSError as error:
+                raise ServeError(
+                    f"cannot listen on {self.host}:{self.effective_port}: {error.strerror}"
+                ) from error
+
+    def hive_conf(self, config: LakehouseConfig) -> dict[str, str]:
+        """HiveServer2 settings, as ``spark.hadoop.*`` keys the server's HiveConf picks up."""
+        conf = {
+            "hive.server2.thrift.bind.host": self.host,
+            "hive.server2.transport.mode": self.transport.value,
+            "hive.server2.authentication": self.hive_auth,
+            "hive.server2.enable.doAs": "false",
+        }
+        if self.transport is Transport.HTTP:
+            conf["hive.server2.thrift.http.port"] = str(self.effective_port)
+            conf["hive.server2.thrift.http.path"] = HTTP_PATH
+        else:
+            conf["hive.server2.thrift.port"] = str(self.effective_port)
+        if self.tls_keystore is not None:
+            conf["hive.server2.use.SSL"] = "true"
+            conf["hive.server2.keystore.path"] = str(self.tls_keystore.resolve())
+            conf["hive.server2.keystore.password"] = self.tls_keystore_password or ""
+        return {f"spark.hadoop.{key}": value for key, value in conf.items()}
+
+    def java_properties(self, config: LakehouseConfig) -> dict[str, str]:
+        """JVM system properties: Hive reads the password provider from a fresh HiveConf."""
+        if self.auth is not Auth.PASSWORD:
+            return {}
+        from lakehouse.serving.classpath import AUTHENTICATOR_CLASS
+
+        users = self.users_file or default_users_file(config)
+        return {
+            "hive.server2.custom.authentication.class": AUTHENTICATOR_CLASS,
+            "lakehouse.serving.users.file": str(users.resolve()),
+        }
+
+    def jdbc_url(self, schema: str = "gold") -> str:
+        """The URL for beeline / any Hive JDBC client."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        url = f"jdbc:hive2://{host}:{self.effective_port}/{schema}"
+        if self.hive_auth == "NOSASL":
+            url += ";auth=noSasl"
+        if self.transport is Transport.HTTP:
+            url += f";transportMode=http;httpPath={HTTP_PATH}"
+        if self.tls_keystore is not None:
+            url += ";ssl=true;sslTrustStore=<truststore>;trustStorePassword=<password>"
+        return url
+
+    def describe(self) -> list[str]:
+        """Connection details, as printed at start-up."""
+        tableau = {
+            "NOSASL": 'Authentication "No Authentication"',
+            "NONE": 'Authentication "Username" (any name)',
+            "CUSTOM": 'Authentication "Username and Password"',
+        }[self.hive_auth]
+        return [
+            f"  host        {self.host}",
+            f"  port        {self.effective_port} ({self.transport.value} transport"
+            + (f", HTTP path /{HTTP_PATH})" if self.transport is Transport.HTTP else ")"),
+            f"  auth        {self.auth.value} (HiveServer2 {self.hive_auth}; Tableau: {tableau})",
+            f"  TLS         {'on' if self.tls_keystore else 'off'}",
+            f"  JDBC URL    {self.jdbc_url()}",
+        ]
+
+
+def server_settings(
+    options: ServeOptions, config: LakehouseConfig, base: SparkSettings, scratch: Path
+) -> SparkSettings:
+    """Spark settings for the server driver: Delta jars on the system class path, Hive conf."""
+    from lakehouse.serving.classpath import server_classpath
+    from lakehouse.session import LOCAL_CONF
+
+    jars = server_classpath(with_authenticator=options.auth is Auth.PASSWORD)
+    java_options = (
+        LOCAL_CONF["spark.driver.extraJavaOptions"]
+        if (base.master or "local").startswith("local")
+        else "-Duser.timezone=UTC"
+    )
+    properties = {"derby.stream.error.file": str(scratch / "derby.log")}
+    properties.update(options.java_properties(config))
+    java_options += "".join(f' "-D{key}={value}"' for key, value in properties.items())
+    conf = {
+        "spark.app.name": "lakehouse-thrift-server",
+        # The jars are on the class path already; skip the Ivy resolution at each start.
+        "spark.jars.packages": "",
+        "spark.driver.extraClassPath": os.pathsep.join(str(j) for j in jars),
+        "spark.driver.extraJavaOptions": java_options,
+        "spark.sql.warehouse.dir": str(scratch / "warehouse"),
+        "spark.hadoop.hive.exec.scratchdir": str(scratch / "hive-scratch"),
+        "spark.hadoop.hive.exec.local.scratchdir": str(scratch / "hive-local"),
+        "spark.hadoop.hive.server2.logging.operation.log.location": str(scratch / "operation"),
+        "spark.sql.hive.thriftServer.singleSession": "false",
+        "spark.ui.enabled": "false",
+        **options.hive_conf(config),
+        **base.conf,
+    }
+    return SparkSettings(master=base.master, app_name="lakehouse-thrift-server", conf=conf)
+
+
+def _wait_for_port(host: str, port: int, timeout: float) -> None:
+    target = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((target, port), timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the server did not open {target}:{port}") from None
+            time.sleep(0.2)
+
+
+def serve(
+    options: ServeOptions,
+    config: LakehouseConfig,
+    base: SparkSettings,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Run the server until SIGTERM or Ctrl-C."""
+    from lakehouse.serving.views import sync_views
+    from lakehouse.session import get_spark
+
+    options.validate(config)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with tempfile.TemporaryDirectory(prefix="lakehouse-serve-") as tmp:
+        scratch = Path(tmp)
+        spark = get_spark(server_settings(options, config, base, scratch))
+        try:
+            states: dict = {}
+            sync_views(spark, config, states)
+            jvm = spark.sparkContext._jvm
+            server = jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
+                spark._jsparkSession.sqlContext()
+            )
+            _wait_for_port(options.host, options.effective_port, timeout=120)
+            if on_ready:
+                on_ready()
+            try:
+                while not stop.wait(options.refresh_seconds):
+                    for name in sync_views(spark, config, states):
+                        log.info("now serving %s (%s)", name, states[name].value)
+            except KeyboardInterrupt:
+                pass
+            log.info("stopping the server")
+            server.stop()
+        finally:
+            spark.stop()
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,192 @@
+"""Real servers and real clients for the serving tests: ``lakehouse serve``, PyHive, beeline."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyspark
+import thrift.transport.THttpClient as THttpClient
+import thrift.transport.TSocket as TSocket
+import thrift.transport.TSSLSocket as TSSLSocket
+import thrift.transport.TTransport as TTransport
+import thrift_sasl
+from pyhive import hive
+from TCLIService import ttypes
+
+from tests.helpers import lakehouse_cmd, subprocess_env
+
+BEELINE = Path(pyspark.__file__).parent / "bin" / "beeline"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running ``lakehouse serve`` process and how to reach it."""
+
+    port: int
+    transport: str = "binary"
+    auth: str = "none"
+    cafile: Path | None = None
+    process: subprocess.Popen | None = None
+    output: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def running_server(
+    home: str, *args: str, transport: str = "binary", auth: str = "none",
+    cafile: Path | None = None, env: dict[str, str] | None = None,
+) -> Iterator[Server]:  # fmt: skip
+    """Start ``lakehouse serve`` on a free loopback port; stop it with SIGTERM afterwards."""
+    server = Server(port=free_port(), transport=transport, auth=auth, cafile=cafile)
+    cmd = lakehouse_cmd(
+        "serve", "--home", home, "--port", str(server.port),
+        "--transport", transport, "--auth", auth, "--refresh-seconds", "1", *args,
+    )  # fmt: skip
+    process = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=subprocess_env(LAKEHOUSE_DRIVER_MEMORY="2g", **(env or {})),
+    )  # fmt: skip
+    server.process = process
+    ready = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            server.output.append(line.rstrip("\n"))
+            if line.startswith("Spark Thrift Server ready"):
+                ready.set()
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + 400
+    while not ready.wait(1):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("server did not start:\n" + "\n".join(server.output[-40:]))
+    try:
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        assert code == 0, "\n".join(server.output[-40:])
+        assert any(line == "server stopped" for line in server.output)
+
+
+def _sasl_transport(socket_: Any, user: str, password: str) -> TTransport.TTransportBase:
+    def factory() -> Any:
+        return hive.get_installed_sasl(
+            host="127.0.0.1", sasl_auth="PLAIN", username=user, password=password
+        )
+
+    return thrift_sasl.TSaslClientTransport(factory, "PLAIN", socket_)
+
+
+def connect(
+    server: Server, user: str = "analyst", password: str | None = None, database: str = "gold"
+) -> hive.Connection:
+    """A PyHive connection the way a client of this server's settings would open it."""
+    secret = password if password is not None else "unused"
+    if server.transport == "http":
+        scheme = "https" if server.cafile else "http"
+        context = ssl.create_default_context(cafile=str(server.cafile)) if server.cafile else None
+        transport = THttpClient.THttpClient(
+            f"{scheme}://127.0.0.1:{server.port}/cliservice", ssl_context=context
+        )
+        token = base64.b64encode(f"{user}:{secret}".encode()).decode()
+        transport.setCustomHeaders({"Authorization": f"Basic {token}"})
+        return hive.connect(thrift_transport=transport, database=database)
+    if server.cafile:
+        context = ssl.create_default_context(cafile=str(server.cafile))
+        sock = TSSLSocket.TSSLSocket(
+            "127.0.0.1", server.port, ssl_context=context, server_hostname="127.0.0.1"
+        )
+    else:
+        sock = TSocket.TSocket("127.0.0.1", server.port)
+    if server.auth == "none":
+        return hive.connect(
+            thrift_transport=TTransport.TBufferedTransport(sock), username=user, database=database
+        )
+    return hive.connect(
+        thrift_transport=_sasl_transport(sock, user, secret), username=user, database=database
+    )
+
+
+def query(connection: hive.Connection, sql: str) -> list[tuple]:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall() if cursor.description else []
+    finally:
+        cursor.close()
+
+
+def _metadata(connection: hive.Connection, request: Any, call: str) -> list[tuple]:
+    """Run a metadata RPC (what ODBC's SQLTables/SQLColumns send) and fetch its rows."""
+    response = getattr(connection.client, call)(request)
+    assert response.status.statusCode == ttypes.TStatusCode.SUCCESS_STATUS, response.status
+    cursor = connection.cursor()
+    cursor._operationHandle = response.operationHandle
+    cursor._state = cursor._STATE_RUNNING
+    names = [d[0].upper() for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    cursor.close()
+    return rows
+
+
+def get_tables(connection: hive.Connection, schema: str) -> list[dict]:
+    request = ttypes.TGetTablesReq(
+        sessionHandle=connection.sessionHandle, schemaName=schema, tableName="%"
+    )
+    return _metadata(connection, request, "GetTables")
+
+
+def get_columns(connection: hive.Connection, schema: str, table: str = "%") -> list[dict]:
+    request = ttypes.TGetColumnsReq(
+        sessionHandle=connection.sessionHandle, schemaName=schema, tableName=table,
+        columnName="%",
+    )  # fmt: skip
+    return _metadata(connection, request, "GetColumns")
+
+
+def beeline(url: str, script: str, user: str = "analyst", password: str = "") -> str:
+    """Run a beeline script (SQL and !commands) with pyspark's hive-jdbc; return TSV output."""
+    # beeline runs !commands only from a file (-f), and then echoes a stray "null" per
+    # statement when it has no terminal; plain SQL goes through -e, which prints clean output.
+    commands = any(line.lstrip().startswith("!") for line in script.splitlines())
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as handle:
+        handle.write(script.strip() + "\n")
+    cmd = [
+        str(BEELINE), "-u", url, "-n", user, "-p", password or "unused",
+        "--outputformat=tsv2", "--silent=true", "--showHeader=true",
+        *(["-f", handle.name] if commands else ["-e", script.strip()]),
+    ]  # fmt: skip
+    try:
+        result = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=300, env={**os.environ}, check=False
+        )
+    finally:
+        os.unlink(handle.name)
+    if result.returncode != 0:
+        raise AssertionError(f"beeline failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result.stdout

@@ -1,0 +1,126 @@
+"""Transports, authentication and TLS of ``lakehouse serve``, with real clients.
+
+Each server runs on an empty home (placeholder views), which is all a login needs.
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lakehouse.config import LakehouseConfig
+from tests.helpers import lakehouse_cmd
+from tests.serving.clients import beeline, connect, query, running_server
+
+pytestmark = pytest.mark.slow
+
+STOREPASS = "keystore-secret"
+
+
+def _add_user(config: LakehouseConfig, name: str, password: str) -> None:
+    subprocess.run(
+        lakehouse_cmd("users", "add", name, "--home", config.home, "--password-stdin"),
+        input=password + "\n", text=True, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory) -> dict[str, Path]:
+    """A self-signed certificate for 127.0.0.1: server keystore, PEM and client truststore."""
+    folder = tmp_path_factory.mktemp("tls")
+    keystore, pem, truststore = folder / "server.p12", folder / "server.pem", folder / "trust.p12"
+    keytool = ["keytool", "-noprompt", "-storepass", STOREPASS]
+    subprocess.run(
+        [*keytool, "-genkeypair", "-alias", "lakehouse", "-keyalg", "RSA", "-keysize", "2048",
+         "-validity", "2", "-dname", "CN=127.0.0.1", "-ext", "SAN=ip:127.0.0.1,dns:localhost",
+         "-storetype", "PKCS12", "-keystore", str(keystore), "-keypass", STOREPASS],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        [*keytool, "-exportcert", "-rfc", "-alias", "lakehouse", "-keystore", str(keystore),
+         "-file", str(pem)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        [*keytool, "-importcert", "-alias", "lakehouse", "-file", str(pem), "-storetype",
+         "PKCS12", "-keystore", str(truststore)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return {"keystore": keystore, "pem": pem, "truststore": truststore}
+
+
+def _home(tmp_path: Path) -> LakehouseConfig:
+    return LakehouseConfig.create(str(tmp_path / "home"))
+
+
+def test_binary_password_over_tls(tmp_path, tls):
+    config = _home(tmp_path)
+    _add_user(config, "alice", "correct-horse")
+    with running_server(
+        config.home, "--tls-keystore", str(tls["keystore"]),
+        auth="password", cafile=tls["pem"], env={"LAKEHOUSE_TLS_KEYSTORE_PASSWORD": STOREPASS},
+    ) as server:  # fmt: skip
+        with connect(server, "alice", "correct-horse") as connection:
+            assert query(connection, "SELECT COUNT(*) FROM kpi_summary") == [(0,)]
+        for user, password in (("alice", "wrong"), ("mallory", "correct-horse")):
+            with pytest.raises(Exception):  # noqa: B017 - any refusal; a session must not open
+                connect(server, user, password)
+        plain = type(server)(port=server.port, auth="password")  # same server, no TLS
+        with pytest.raises(Exception):  # noqa: B017
+            connect(plain, "alice", "correct-horse")
+
+        _add_user(config, "bob", "added-while-serving")  # no restart needed
+        with connect(server, "bob", "added-while-serving") as connection:
+            assert query(connection, "SELECT 1") == [(1,)]
+
+        url = (
+            f"jdbc:hive2://127.0.0.1:{server.port}/gold;ssl=true;"
+            f"sslTrustStore={tls['truststore']};trustStorePassword={STOREPASS}"
+        )
+        out = beeline(url, "SELECT COUNT(*) AS n FROM kpi_summary;", "alice", "correct-horse")
+        assert out.split() == ["n", "0"]
+        with pytest.raises(AssertionError, match="beeline failed"):
+            beeline(url, "SELECT 1;", "alice", "wrong")
+
+
+def test_http_username(tmp_path):
+    config = _home(tmp_path)
+    with running_server(config.home, transport="http", auth="username") as server:
+        with connect(server, "any-name") as connection:
+            assert query(connection, "SELECT COUNT(*) FROM dq.rule_results") == [(0,)]
+        url = f"jdbc:hive2://127.0.0.1:{server.port}/gold;transportMode=http;httpPath=cliservice"
+        assert beeline(url, "SELECT 42 AS answer;", "someone").split() == ["answer", "42"]
+
+
+def test_http_password_over_tls(tmp_path, tls):
+    config = _home(tmp_path)
+    _add_user(config, "alice", "correct-horse")
+    with running_server(
+        config.home, "--tls-keystore", str(tls["keystore"]), transport="http",
+        auth="password", cafile=tls["pem"], env={"LAKEHOUSE_TLS_KEYSTORE_PASSWORD": STOREPASS},
+    ) as server:  # fmt: skip
+        with connect(server, "alice", "correct-horse") as connection:
+            assert query(connection, "SELECT COUNT(*) FROM orders") == [(0,)]
+        # A wrong password gets HTTP 401 before any Thrift message is read.
+        import ssl
+
+        request = urllib.request.Request(
+            f"https://127.0.0.1:{server.port}/cliservice",
+            data=b"\x80\x01\x00\x01",
+            headers={"Authorization": "Basic " + base64.b64encode(b"alice:wrong").decode()},
+        )
+        context = ssl.create_default_context(cafile=str(tls["pem"]))
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, context=context, timeout=60)
+        assert refused.value.code == 401
+        url = (
+            f"jdbc:hive2://127.0.0.1:{server.port}/gold;transportMode=http;httpPath=cliservice;"
+            f"ssl=true;sslTrustStore={tls['truststore']};trustStorePassword={STOREPASS}"
+        )
+        out = beeline(url, "SELECT COUNT(*) AS n FROM orders;", "alice", "correct-horse")
+        assert out.split() == ["n", "0"]

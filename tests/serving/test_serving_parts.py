@@ -1,0 +1,119 @@
+"""The serving pieces that need no server: views, users file, options, Tableau files."""
+
+from __future__ import annotations
+
+import socket
+import stat
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from gold.dashboard import dashboard_queries, sql_string
+from lakehouse.delta_io import ensure_table, table_location
+from lakehouse.serving.server import Auth, ServeError, ServeOptions, Transport
+from lakehouse.serving.tableau import write_datasources
+from lakehouse.serving.users import read_users, remove_user, set_user, verify_password
+from lakehouse.serving.views import ViewState, sync_views
+from lakehouse.tables import GOLD_KPI_SUMMARY, SERVED_TABLES
+from tests.helpers import lakehouse_cmd
+from tests.serving.clients import free_port
+
+
+def test_views_are_placeholders_until_the_table_exists_then_live(spark, home):
+    states: dict = {}
+    assert set(sync_views(spark, home, states)) == {t.name for t in SERVED_TABLES}
+    for table in SERVED_TABLES:
+        described = spark.sql(f"DESCRIBE {table.name}").collect()
+        assert [(r.col_name, r.data_type.upper()) for r in described] == [
+            (c.name, c.type) for c in table.columns
+        ]
+    assert spark.sql("SELECT COUNT(*) FROM gold.kpi_summary").collect()[0][0] == 0
+    assert sync_views(spark, home, states) == []
+
+    location = table_location(home, GOLD_KPI_SUMMARY)
+    ensure_table(spark, GOLD_KPI_SUMMARY, location)
+    spark.sql(
+        f"INSERT INTO delta.`{location}` (revenue, orders) VALUES (CAST(12.50 AS DECIMAL(18,2)), 3)"
+    )
+    assert sync_views(spark, home, states) == ["gold.kpi_summary"]
+    assert states["gold.kpi_summary"] is ViewState.LIVE
+    assert spark.sql("SELECT orders FROM gold.kpi_summary").collect()[0][0] == 3
+
+    spark.sql("DROP VIEW gold.kpi_summary")  # a client may drop it: the next sync restores it
+    assert sync_views(spark, home, states) == ["gold.kpi_summary"]
+    assert spark.sql("SELECT revenue FROM gold.kpi_summary").collect()[0][0] == 12.5
+
+
+def test_users_file_keeps_hashes_only(tmp_path):
+    path = tmp_path / "serving" / "users"
+    assert set_user(path, "alice", "pässword 1") is True
+    assert set_user(path, "alice", "second") is False
+    text = path.read_text()
+    assert "second" not in text and "pässword" not in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    stored = read_users(path)["alice"]
+    assert verify_password("second", stored) and not verify_password("pässword 1", stored)
+    with pytest.raises(ValueError, match="invalid user name"):
+        set_user(path, "bad:name", "x")
+    assert remove_user(path, "alice") and read_users(path) == {}
+
+
+def test_unsafe_or_impossible_options_are_refused_before_starting(home, tmp_path):
+    with pytest.raises(ServeError, match="without password authentication"):
+        ServeOptions(host="0.0.0.0").validate(home)
+    with pytest.raises(ServeError, match="needs a users file"):
+        ServeOptions(auth=Auth.PASSWORD).validate(home)
+    with pytest.raises(ServeError, match="keystore not found"):
+        ServeOptions(tls_keystore=tmp_path / "missing.p12").validate(home)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ServeError, match="cannot listen"):
+            ServeOptions(port=port).validate(home)
+    ServeOptions(host="0.0.0.0", allow_insecure_bind=True, port=free_port()).validate(home)
+
+
+def test_serve_refuses_a_public_address_with_a_clear_message(home):
+    result = subprocess.run(
+        lakehouse_cmd("serve", "--home", home.home, "--host", "0.0.0.0"),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "refusing to listen on 0.0.0.0 without password authentication" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_jdbc_urls_match_the_settings():
+    assert ServeOptions().jdbc_url() == "jdbc:hive2://127.0.0.1:10000/gold;auth=noSasl"
+    http = ServeOptions(transport=Transport.HTTP, auth=Auth.USERNAME)
+    assert http.jdbc_url() == (
+        "jdbc:hive2://127.0.0.1:10001/gold;transportMode=http;httpPath=cliservice"
+    )
+
+
+def test_tableau_data_sources_describe_every_served_table(tmp_path):
+    options = ServeOptions(transport=Transport.HTTP, auth=Auth.PASSWORD, port=10443)
+    files = write_datasources(tmp_path, options, username="analyst")
+    assert {f.name for f in files} == {f"{t.name}.tds" for t in SERVED_TABLES}
+    for table in SERVED_TABLES:
+        root = ET.parse(tmp_path / f"{table.name}.tds").getroot()
+        connection = root.find("./connection/named-connections/named-connection/connection")
+        assert connection is not None
+        assert connection.get("class") == "spark"
+        assert (connection.get("port"), connection.get("transport")) == ("10443", "http")
+        assert connection.get("authentication") == "auth-user-pass"
+        assert "password" not in connection.attrib
+        relation = root.find("./connection/relation")
+        assert relation is not None
+        assert relation.get("table") == f"[{table.schema}].[{table.short_name}]"
+        names = [r.findtext("remote-name") for r in root.iter("metadata-record")]
+        assert names == table.column_names
+
+
+def test_dashboard_queries_quote_brand_names(spark, home):
+    sync_views(spark, home, {})
+    assert sql_string("o'neill\\x") == "'o\\'neill\\\\x'"
+    for sql in dashboard_queries("o'neill").values():
+        spark.sql(sql).collect()  # parses and runs against the placeholder views
