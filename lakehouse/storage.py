@@ -60,3 +60,21 @@ def list_files(spark: SparkSession, folder: str, suffixes: tuple[str, ...] = ())
             )
         )
     return sorted(found, key=lambda f: f.relative)
+
+
+def has_delta_commits(spark: SparkSession, location: str) -> bool:
+    """True once ``location`` holds a committed Delta table, looking at the files themselves.
+
+    Unlike ``DeltaTable.isDeltaTable``, this does not go through the session's cached
+    ``DeltaLog``, which keeps answering "no table" for a path first seen before another
+    process created the table there.
+    """
+    jvm = spark.sparkContext._jvm
+    log = jvm.org.apache.hadoop.fs.Path(location.rstrip("/") + "/_delta_log")
+    fs = log.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(log):
+        return False
+    return any(
+        status.getPath().getName().endswith((".json", ".checkpoint.parquet"))
+        for status in fs.listStatus(log)
+    )

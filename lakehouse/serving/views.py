@@ -17,7 +17,8 @@ from enum import Enum
 from pyspark.sql import SparkSession
 
 from lakehouse.config import LakehouseConfig
-from lakehouse.delta_io import table_exists, table_location
+from lakehouse.delta_io import table_location
+from lakehouse.storage import has_delta_commits
 from lakehouse.tables import SERVED_TABLES, Table
 
 
@@ -72,7 +73,7 @@ def sync_views(
         location = table_location(config, table)
         known = current.get(table.name)
         if known is not ViewState.LIVE:
-            wanted = ViewState.LIVE if table_exists(spark, location) else ViewState.PLACEHOLDER
+            wanted = ViewState.LIVE if has_delta_commits(spark, location) else ViewState.PLACEHOLDER
         else:
             wanted = ViewState.LIVE
         if wanted is not known or not spark.catalog.tableExists(table.name):
