@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from lakehouse.sql import sql_string
+
 Measure = Literal["revenue", "purchases", "orders", "views", "carts"]
-
-
-def sql_string(value: str) -> str:
-    """A Spark SQL string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _brand_filter(brand: str | None) -> str:

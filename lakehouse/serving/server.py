@@ -95,6 +95,11 @@ class ServeOptions:
         return self.port if self.port is not None else DEFAULT_PORTS[self.transport.value]
 
     @property
+    def connect_host(self) -> str:
+        """Where a client on this machine reaches the server (wildcard -> loopback)."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+
+    @property
     def hive_auth(self) -> str:
         if self.auth is Auth.PASSWORD:
             return "CUSTOM"
@@ -134,7 +139,7 @@ class ServeOptions:
                     f"cannot listen on {self.host}:{self.effective_port}: {error.strerror}"
                 ) from error
 
-    def hive_conf(self, config: LakehouseConfig) -> dict[str, str]:
+    def hive_conf(self) -> dict[str, str]:
         """HiveServer2 settings, as ``spark.hadoop.*`` keys the server's HiveConf picks up."""
         conf = {
             "hive.server2.thrift.bind.host": self.host,
@@ -167,8 +172,7 @@ class ServeOptions:
 
     def jdbc_url(self, schema: str = "gold") -> str:
         """The URL for beeline / any Hive JDBC client."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
-        url = f"jdbc:hive2://{host}:{self.effective_port}/{schema}"
+        url = f"jdbc:hive2://{self.connect_host}:{self.effective_port}/{schema}"
         if self.hive_auth == "NOSASL":
             url += ";auth=noSasl"
         if self.transport is Transport.HTTP:
@@ -222,22 +226,21 @@ def server_settings(
         "spark.hadoop.hive.server2.logging.operation.log.location": str(scratch / "operation"),
         "spark.sql.hive.thriftServer.singleSession": "false",
         "spark.ui.enabled": "false",
-        **options.hive_conf(config),
+        **options.hive_conf(),
         **base.conf,
     }
     return SparkSettings(master=base.master, app_name="lakehouse-thrift-server", conf=conf)
 
 
 def _wait_for_port(host: str, port: int, timeout: float) -> None:
-    target = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with socket.create_connection((target, port), timeout=2):
+            with socket.create_connection((host, port), timeout=2):
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the server did not open {target}:{port}") from None
+                raise TimeoutError(f"the server did not open {host}:{port}") from None
             time.sleep(0.2)
 
 
@@ -264,7 +267,7 @@ def serve(
             server = jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
                 spark._jsparkSession.sqlContext()
             )
-            _wait_for_port(options.host, options.effective_port, timeout=120)
+            _wait_for_port(options.connect_host, options.effective_port, timeout=120)
             if on_ready:
                 on_ready()
             try:

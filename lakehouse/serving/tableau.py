@@ -40,7 +40,7 @@ def tableau_type(spark_type: str) -> tuple[str, str]:
 
 def datasource(table: Table, options: ServeOptions, username: str = "") -> ET.ElementTree:
     """The ``.tds`` document for ``table`` served with ``options``."""
-    host = "127.0.0.1" if options.host in ("0.0.0.0", "::") else options.host
+    host = options.connect_host
     root = ET.Element(
         "datasource",
         {

@@ -18,6 +18,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.config import LakehouseConfig
 from lakehouse.delta_io import table_location
+from lakehouse.sql import sql_string
 from lakehouse.storage import has_delta_commits
 from lakehouse.tables import SERVED_TABLES, Table
 
@@ -27,14 +28,10 @@ class ViewState(Enum):
     LIVE = "live"
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _column_list(table: Table) -> str:
     parts = []
     for column in table.columns:
-        comment = f" COMMENT {_quote(column.comment)}" if column.comment else ""
+        comment = f" COMMENT {sql_string(column.comment)}" if column.comment else ""
         parts.append(f"`{column.name}`{comment}")
     return ", ".join(parts)
 
@@ -49,7 +46,7 @@ def view_sql(table: Table, location: str, state: ViewState) -> str:
         body = f"SELECT {select} WHERE false"
     return (
         f"CREATE OR REPLACE VIEW `{table.schema}`.`{table.short_name}` ({_column_list(table)}) "
-        f"COMMENT {_quote(table.description)} AS {body}"
+        f"COMMENT {sql_string(table.description)} AS {body}"
     )
 
 
@@ -72,10 +69,8 @@ def sync_views(
     for table in tables:
         location = table_location(config, table)
         known = current.get(table.name)
-        if known is not ViewState.LIVE:
-            wanted = ViewState.LIVE if has_delta_commits(spark, location) else ViewState.PLACEHOLDER
-        else:
-            wanted = ViewState.LIVE
+        live = known is ViewState.LIVE or has_delta_commits(spark, location)
+        wanted = ViewState.LIVE if live else ViewState.PLACEHOLDER
         if wanted is not known or not spark.catalog.tableExists(table.name):
             spark.sql(view_sql(table, location, wanted))
             current[table.name] = wanted
