@@ -64,6 +64,18 @@ def top_subcategories_sql(
     )
 
 
+def quality_sql() -> str:
+    """The data-quality panel: the latest checked run's counts per rule and engine."""
+    return (
+        "SELECT `rule_id`, `severity`, `table_name`, `column_name`, `engine`, "
+        "SUM(`rows_evaluated`) AS `rows_evaluated`, SUM(`failed_rows`) AS `failed_rows`, "
+        "MIN(CAST(`success` AS INT)) = 1 AS `success`, MAX(`run_id`) AS `run_id`, "
+        "CAST(MAX(`checked_at`) AS STRING) AS `checked_at` FROM `dq`.`rule_results` "
+        "WHERE `run_id` = (SELECT MAX(`run_id`) FROM `dq`.`rule_results`) "
+        "GROUP BY 1, 2, 3, 4, 5 ORDER BY `failed_rows` DESC, `rule_id`, `engine`"
+    )
+
+
 def dashboard_queries(brand: str | None) -> dict[str, str]:
     """Every query one dashboard view sends, by panel."""
     return {

@@ -13,6 +13,7 @@ Set LAKEHOUSE_DEBUG=1 to see the full traceback of a failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -187,7 +188,55 @@ def build_parser() -> argparse.ArgumentParser:
     tableau.add_argument("--out", type=Path, required=True, help="folder to write the files to")
     tableau.add_argument("--username", default="", help="user name to pre-fill")
     _serve_args(tableau, for_server=False)
+
+    dashboard = sub.add_parser(
+        "dashboard",
+        parents=[common],
+        help="the sales dashboard in a browser, reading gold through a running 'lakehouse serve'",
+        description="Serve the sales performance dashboard (brand picker; revenue, orders and "
+        "AOV cards; daily line with a measure switch; top sub-categories by purchases and by "
+        "sales; the latest data-quality results with a link to the Data Docs) on a local web "
+        "port. Every figure is queried through the Thrift server, like Tableau; pages follow "
+        "pipeline runs without a restart. Start the server first: lakehouse serve.",
+    )
+    _storage_args(dashboard)
+    page = dashboard.add_argument_group("web page")
+    page.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    page.add_argument("--port", type=int, default=8050, help="web port (default 8050)")
+    page.add_argument(
+        "--refresh-seconds", type=float, default=60.0,
+        help="how often an open page re-queries the server (default 60)",
+    )  # fmt: skip
+    page.add_argument(
+        "--allow-insecure-bind", action="store_true",
+        help="listen on a non-loopback address (the page has no login of its own)",
+    )  # fmt: skip
+    _endpoint_args(dashboard)
     return parser
+
+
+def _endpoint_args(parser: argparse.ArgumentParser) -> None:
+    from lakehouse.serving.client import PASSWORD_ENV
+    from lakehouse.serving.server import DEFAULT_PORTS, Auth, Transport
+
+    group = parser.add_argument_group("Thrift server to read from")
+    group.add_argument("--server-host", default="127.0.0.1", help="its address (127.0.0.1)")
+    group.add_argument(
+        "--server-port", type=int,
+        help=f"its port (default {DEFAULT_PORTS['binary']} binary, {DEFAULT_PORTS['http']} http)",
+    )  # fmt: skip
+    group.add_argument(
+        "--transport", type=Transport, choices=list(Transport), default=Transport.BINARY,
+        help="as the server was started with (binary)",
+    )  # fmt: skip
+    group.add_argument(
+        "--auth", type=Auth, choices=list(Auth), default=Auth.NONE,
+        help=f"as the server was started with (none); the password is read from ${PASSWORD_ENV}",
+    )  # fmt: skip
+    group.add_argument("--user", default="dashboard", help="user name to log in as (dashboard)")
+    group.add_argument(
+        "--tls-ca", type=Path, help="PEM certificate to trust: turns TLS on (server with keystore)"
+    )
 
 
 def _serve_args(parser: argparse.ArgumentParser, *, for_server: bool = True) -> None:
@@ -237,7 +286,7 @@ def _configure_logging(quiet: bool) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    for noisy in ("py4j", "pyspark", "great_expectations"):
+    for noisy in ("py4j", "pyspark", "great_expectations", "pyhive"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if not os.environ.get("LAKEHOUSE_DEBUG"):
         # pyspark logs every failed query plan as JSON; the CLI reports failures itself.
@@ -413,6 +462,45 @@ def _cmd_tableau(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    import signal
+
+    from lakehouse.dashboard.app import create_app, data_docs_folder
+    from lakehouse.dashboard.data import ThriftReader
+    from lakehouse.serving.client import PASSWORD_ENV, Endpoint
+    from lakehouse.serving.server import ServeError, is_loopback, port_is_free
+
+    config = LakehouseConfig.create(args.home, args.landing)
+    endpoint = Endpoint(
+        host=args.server_host, port=args.server_port, transport=args.transport, auth=args.auth,
+        user=args.user, password=os.environ.get(PASSWORD_ENV), tls_ca=args.tls_ca,
+    )  # fmt: skip
+    try:
+        if not is_loopback(args.host) and not args.allow_insecure_bind:
+            raise ServeError(
+                f"refusing to listen on {args.host}: the dashboard has no login of its own. "
+                "Use --allow-insecure-bind if the network is trusted."
+            )
+        if args.tls_ca is not None and not args.tls_ca.is_file():
+            raise ServeError(f"--tls-ca file not found: {args.tls_ca}")
+        if args.auth.value == "password" and endpoint.password is None:
+            raise ServeError(f"--auth password needs the password in ${PASSWORD_ENV}")
+        port_is_free(args.host, args.port)
+    except ServeError as error:
+        print(f"lakehouse dashboard: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    app = create_app(ThriftReader(endpoint), data_docs_folder(config.home), args.refresh_seconds)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
+    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}/"
+    print(f"Dashboard ready at {url} (reading {endpoint.describe()})", flush=True)
+    print("Stop with Ctrl-C (or SIGTERM).", flush=True)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        app.run(host=args.host, port=args.port, debug=False)
+    print("dashboard stopped", flush=True)
+    return EXIT_OK
+
+
 COMMANDS = {
     "generate": _cmd_generate,
     "run": _cmd_run,
@@ -420,6 +508,7 @@ COMMANDS = {
     "serve": _cmd_serve,
     "users": _cmd_users,
     "tableau": _cmd_tableau,
+    "dashboard": _cmd_dashboard,
 }
 
 

@@ -67,6 +67,17 @@ def is_loopback(host: str) -> bool:
     return all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
 
 
+def port_is_free(host: str, port: int) -> None:
+    """Raise :class:`ServeError` unless ``host:port`` can be listened on right now."""
+    if not 0 < port < 65536:
+        raise ServeError(f"invalid port {port}")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}") from error
+
+
 def default_users_file(config: LakehouseConfig) -> Path:
     return Path(config.location("serving/users"))
 
@@ -129,15 +140,7 @@ class ServeOptions:
                 raise ServeError(f"TLS keystore not found: {self.tls_keystore}")
             if not self.tls_keystore_password:
                 raise ServeError(f"set the keystore password in ${TLS_PASSWORD_ENV}")
-        if not 0 < self.effective_port < 65536:
-            raise ServeError(f"invalid port {self.effective_port}")
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind((self.host, self.effective_port))
-            except OSError as error:
-                raise ServeError(
-                    f"cannot listen on {self.host}:{self.effective_port}: {error.strerror}"
-                ) from error
+        port_is_free(self.host, self.effective_port)
 
     def hive_conf(self) -> dict[str, str]:
         """HiveServer2 settings, as ``spark.hadoop.*`` keys the server's HiveConf picks up."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import socket
-import ssl
 import subprocess
 import tempfile
 import threading
@@ -18,14 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pyspark
-import thrift.transport.THttpClient as THttpClient
-import thrift.transport.TSocket as TSocket
-import thrift.transport.TSSLSocket as TSSLSocket
-import thrift.transport.TTransport as TTransport
-import thrift_sasl
 from pyhive import hive
 from TCLIService import ttypes
 
+from lakehouse.serving.client import Endpoint, fetch
+from lakehouse.serving.server import Auth, Transport
 from tests.helpers import lakehouse_cmd, subprocess_env
 
 BEELINE = Path(pyspark.__file__).parent / "bin" / "beeline"
@@ -93,52 +88,18 @@ def running_server(
         assert any(line == "server stopped" for line in server.output)
 
 
-def _sasl_transport(socket_: Any, user: str, password: str) -> TTransport.TTransportBase:
-    def factory() -> Any:
-        return hive.get_installed_sasl(
-            host="127.0.0.1", sasl_auth="PLAIN", username=user, password=password
-        )
-
-    return thrift_sasl.TSaslClientTransport(factory, "PLAIN", socket_)
-
-
 def connect(
     server: Server, user: str = "analyst", password: str | None = None, database: str = "gold"
 ) -> hive.Connection:
     """A PyHive connection the way a client of this server's settings would open it."""
-    secret = password if password is not None else "unused"
-    if server.transport == "http":
-        scheme = "https" if server.cafile else "http"
-        context = ssl.create_default_context(cafile=str(server.cafile)) if server.cafile else None
-        transport = THttpClient.THttpClient(
-            f"{scheme}://127.0.0.1:{server.port}/cliservice", ssl_context=context
-        )
-        token = base64.b64encode(f"{user}:{secret}".encode()).decode()
-        transport.setCustomHeaders({"Authorization": f"Basic {token}"})
-        return hive.connect(thrift_transport=transport, database=database)
-    if server.cafile:
-        context = ssl.create_default_context(cafile=str(server.cafile))
-        sock = TSSLSocket.TSSLSocket(
-            "127.0.0.1", server.port, ssl_context=context, server_hostname="127.0.0.1"
-        )
-    else:
-        sock = TSocket.TSocket("127.0.0.1", server.port)
-    if server.auth == "none":
-        return hive.connect(
-            thrift_transport=TTransport.TBufferedTransport(sock), username=user, database=database
-        )
-    return hive.connect(
-        thrift_transport=_sasl_transport(sock, user, secret), username=user, database=database
-    )
+    return Endpoint(
+        port=server.port, transport=Transport(server.transport), auth=Auth(server.auth),
+        user=user, password=password, tls_ca=server.cafile, database=database,
+    ).connect()  # fmt: skip
 
 
 def query(connection: hive.Connection, sql: str) -> list[tuple]:
-    cursor = connection.cursor()
-    try:
-        cursor.execute(sql)
-        return cursor.fetchall() if cursor.description else []
-    finally:
-        cursor.close()
+    return fetch(connection, sql)
 
 
 def _metadata(connection: hive.Connection, request: Any, call: str) -> list[tuple]:
