@@ -203,6 +203,46 @@ def read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     )
 
 
+def _readable_stats(
+    spark: SparkSession, config: LakehouseConfig, files: list[FileInfo]
+) -> tuple[list[FileInfo], list[Row], dict[str, str]]:
+    """Per-block line statistics of ``files``; files that cannot be read at all (a truncated
+    or corrupt .gz, an unreadable file) are set apart with the reason, so they never stop the
+    others. Each file is probed on its own only when reading them together failed."""
+
+    def stats(some: list[FileInfo]) -> list[Row]:
+        lines = read_lines(spark, [join_location(config.landing, f.relative) for f in some])
+        rows = block_stats(lines).collect()
+        return sorted(rows, key=lambda r: (r["file_path"], r["block_start"]))
+
+    try:
+        return files, stats(files), {}
+    except Exception as error:  # Spark stops at the first file it cannot read
+        log.warning("a file could not be read (%s); checking each file", _cause(error))
+        batch_error = error
+    unreadable: dict[str, str] = {}
+    for f in files:
+        try:
+            stats([f])
+        except Exception as error:
+            unreadable[f.relative] = (
+                f"cannot be read ({_cause(error)}): truncated, corrupt or unreadable file; "
+                "nothing was ingested from it"
+            )
+    if not unreadable:  # not a problem of one file: fail the run as it failed
+        raise batch_error
+    readable = [f for f in files if f.relative not in unreadable]
+    return readable, stats(readable) if readable else [], unreadable
+
+
+def _cause(error: Exception) -> str:
+    """The innermost Java exception of a Spark failure, on one line."""
+    text = str(error)
+    causes = [line.strip() for line in text.splitlines() if line.strip().startswith("Caused by:")]
+    line = causes[-1].removeprefix("Caused by:").strip() if causes else text.strip().splitlines()[0]
+    return line[:200]
+
+
 _BLOCKS_SCHEMA = T.StructType(
     [
         T.StructField("file_path", T.StringType()),
@@ -228,12 +268,12 @@ def _ingest_batch(
     header_kind: dict[str, HeaderCheck] = {}
     blocks_rows: list[tuple] = []
     lines = None
+    unreadable: dict[str, str] = {}
     if present:
         log.info("batch %d: counting lines of %d file(s)", batch.batch_id, len(present))
-        lines = read_lines(spark, [join_location(config.landing, f.relative) for f in present])
-        stats = sorted(
-            block_stats(lines).collect(), key=lambda r: (r["file_path"], r["block_start"])
-        )
+        present, stats, unreadable = _readable_stats(spark, config, present)
+        if present:
+            lines = read_lines(spark, [join_location(config.landing, f.relative) for f in present])
         for row in stats:
             name = by_path[normalize_path(row["file_path"])]
             if name not in header_kind:  # blocks are sorted: this is the file's first block
@@ -251,6 +291,7 @@ def _ingest_batch(
             lines_per_file[name] += row["lines"]
 
     rejected = {name: check.message for name, check in header_kind.items() if check.message}
+    rejected.update(unreadable)
     for name in vanished:
         rejected[name] = "file disappeared from the landing folder before it was ingested"
     for name, message in sorted(rejected.items()):

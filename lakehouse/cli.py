@@ -6,6 +6,7 @@ Exit codes (stable, for scripts):
   2  usage error (bad arguments)
   3  the run finished, but some input was rejected (e.g. a file with a wrong header); the
      rejection is recorded and not repeated by later runs
+  4  another run is writing to the same home (nothing was done; see --wait)
 
 Set LAKEHOUSE_DEBUG=1 to see the full traceback of a failure.
 """
@@ -29,7 +30,7 @@ from lakehouse.config import HOME_ENV, LakehouseConfig, SparkSettings
 if TYPE_CHECKING:
     from lakehouse.serving.server import ServeOptions
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_BUSY = 0, 1, 2, 3, 4
 log = logging.getLogger("lakehouse")
 
 
@@ -80,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lakehouse",
         description="Delta Lake medallion lakehouse for REES46-format clickstream exports.",
-        epilog="Exit codes: 0 ok, 1 run failed, 2 usage error, 3 finished with rejected input.",
+        epilog="Exit codes: 0 ok, 1 run failed, 2 usage error, 3 finished with rejected input, "
+        "4 another run is writing to the same home.",
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", help="only print the summary")
@@ -129,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="skip landing files modified less than this long ago (still being written)",
     )
+    _wait_arg(run)
 
     demo = sub.add_parser(
         "demo",
@@ -147,14 +150,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="then keep serving the tables over the Thrift server (defaults of 'serve')",
     )
     demo.add_argument("--port", type=int, help="with --serve: the server's port (10000)")
+    _wait_arg(demo)
+
+    status = sub.add_parser(
+        "status",
+        parents=[common],
+        help="recent runs, each table's version, rows and freshness, the last data-quality result",
+        description="Read the run log (ops.run_log), every table's latest Delta commit and row "
+        "count, and the latest data-quality results; also says whether a run holds the writer "
+        "lock. Reads only; safe while a run or the server is active.",
+    )
+    _storage_args(status)
+    _spark_args(status)
+    status.add_argument("--runs", type=int, default=10, help="how many run-log rows (10)")
+    status.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
     serve = sub.add_parser(
         "serve",
         parents=[common],
-        help="serve gold (and dq) over the Spark Thrift Server for Tableau / JDBC / ODBC",
-        description="Start a Spark Thrift Server (HiveServer2 protocol) with schemas 'gold' and "
-        "'dq' holding every served table. Queries see the latest committed version of each "
-        "table; tables created by later pipeline runs appear without a restart. Listens on "
+        help="serve gold (and dq, ops) over the Spark Thrift Server for Tableau / JDBC / ODBC",
+        description="Start a Spark Thrift Server (HiveServer2 protocol) with schemas 'gold', "
+        "'dq' and 'ops' holding every served table. Queries see the latest committed version "
+        "of each table; tables created by later pipeline runs appear without a restart. Listens on "
         "loopback unless told otherwise. Stops cleanly on Ctrl-C or SIGTERM.",
     )
     _storage_args(serve)
@@ -213,6 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _endpoint_args(dashboard)
     return parser
+
+
+def _wait_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS",
+        help="if another run is writing to the same home, wait up to this long for it to end "
+        "(default 0: stop at once with exit code 4)",
+    )  # fmt: skip
 
 
 def _endpoint_args(parser: argparse.ArgumentParser) -> None:
@@ -309,18 +334,26 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _run_pipeline(args: argparse.Namespace, config: LakehouseConfig, layers: list[str]) -> int:
-    from lakehouse.pipeline import RunOptions, run_layers
+    from lakehouse.lock import HomeBusy, writer_lock
+    from lakehouse.pipeline import RunOptions, record_interrupted, run_layers
     from lakehouse.runs import new_run_id
     from lakehouse.session import get_spark
 
     run_id = new_run_id()
     started = time.monotonic()
-    spark = get_spark(SparkSettings(master=args.master, conf=dict(args.conf)))
     options = RunOptions(
         min_file_age_seconds=getattr(args, "min_file_age", 0.0),
         full_refresh=getattr(args, "full_refresh", False),
     )
-    results = run_layers(spark, config, layers, run_id, options)
+    try:
+        with writer_lock(config, run_id, getattr(args, "wait", 0.0)) as killed:
+            spark = get_spark(SparkSettings(master=args.master, conf=dict(args.conf)))
+            if killed is not None:
+                record_interrupted(spark, config, killed.run_id)
+            results = run_layers(spark, config, layers, run_id, options)
+    except HomeBusy as busy:
+        print(f"lakehouse {args.command}: {busy}", file=sys.stderr)
+        return EXIT_BUSY
     print(f"run {run_id}  home {config.home}")
     for result in results:
         print("  " + result.summary_line())
@@ -501,6 +534,22 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from lakehouse.session import get_spark
+    from lakehouse.status import collect_status, render_status
+
+    config = LakehouseConfig.create(args.home, args.landing)
+    spark = get_spark(SparkSettings(master=args.master, conf=dict(args.conf)))
+    report = collect_status(spark, config, args.runs)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print("\n".join(render_status(report)))
+    return EXIT_OK
+
+
 COMMANDS = {
     "generate": _cmd_generate,
     "run": _cmd_run,
@@ -509,6 +558,7 @@ COMMANDS = {
     "users": _cmd_users,
     "tableau": _cmd_tableau,
     "dashboard": _cmd_dashboard,
+    "status": _cmd_status,
 }
 
 

@@ -5,11 +5,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from pyspark.sql import SparkSession
 
+from lakehouse import runlog
 from lakehouse.config import LakehouseConfig
-from lakehouse.runs import LayerResult
+from lakehouse.faults import crash_point
+from lakehouse.runlog import RunLogEntry, append_entries, versions
+from lakehouse.runs import LayerResult, utc_now
+from lakehouse.tables import (
+    BRONZE_EVENTS,
+    BRONZE_TABLES,
+    DQ_RULE_RESULTS,
+    GOLD_TABLES,
+    SILVER_EVENTS,
+    SILVER_PRODUCTS,
+    SILVER_TABLES,
+    SILVER_USER_SESSIONS,
+    Table,
+)
 
 log = logging.getLogger("lakehouse.pipeline")
 
@@ -44,7 +59,29 @@ def _gold(spark: SparkSession, config: LakehouseConfig, run_id: str, opts: RunOp
     return build.run(spark, config, run_id, opts.full_refresh)
 
 
-LAYERS: dict[str, LayerJob] = {"bronze": _bronze, "silver": _silver, "gold": _gold}
+@dataclass(frozen=True)
+class Layer:
+    """A layer as the pipeline and its run log see it."""
+
+    job: LayerJob
+    inputs: tuple[Table, ...]
+    outputs: tuple[Table, ...]
+    row_counts: dict[str, str]
+    """Run-log column (rows_read, rows_written, ...) -> the layer's own count name."""
+
+
+LAYERS: dict[str, Layer] = {
+    "bronze": Layer(
+        _bronze, (), BRONZE_TABLES,
+        {"rows_read": "lines", "rows_written": "rows", "rows_quarantined": "quarantined"},
+    ),
+    "silver": Layer(
+        _silver, (BRONZE_EVENTS,), (*SILVER_TABLES, DQ_RULE_RESULTS),
+        {"rows_read": "taken", "rows_written": "added", "rows_quarantined": "quarantined",
+         "rows_duplicates": "duplicates"},
+    ),
+    "gold": Layer(_gold, (SILVER_EVENTS, SILVER_PRODUCTS, SILVER_USER_SESSIONS), GOLD_TABLES, {}),
+}  # fmt: skip
 """Every layer, in the order a full run executes them."""
 
 
@@ -62,8 +99,47 @@ def run_layers(
     options = options or RunOptions()
     results = []
     for name in (n for n in LAYERS if n in layers):
+        layer = LAYERS[name]
         log.info("%s: starting (run %s)", name, run_id)
-        result = LAYERS[name](spark, config, run_id, options)
+        inputs, started = versions(spark, config, layer.inputs), utc_now()
+        try:
+            result = layer.job(spark, config, run_id, options)
+        except Exception as error:
+            failed = RunLogEntry(
+                run_id, name, runlog.FAILED, started, utc_now(), input_versions=inputs,
+                error=f"{type(error).__name__}: {str(error).strip()[:2000]}",
+            )  # fmt: skip
+            try:
+                append_entries(spark, config, failed)
+            except Exception as log_error:  # keep the layer's own error as the one raised
+                log.warning("could not write the run log: %s", log_error)
+            raise
         log.info("%s: done in %.1f s", name, result.seconds)
+        append_entries(spark, config, _entry(spark, config, run_id, layer, result, started, inputs))
         results.append(result)
+        crash_point(f"pipeline.after_{name}")
     return results
+
+
+def record_interrupted(spark: SparkSession, config: LakehouseConfig, run_id: str) -> None:
+    """Log a run found killed (it held the writer lock and never released it)."""
+    entry = RunLogEntry(
+        run_id, "*", runlog.INTERRUPTED, None, utc_now(),
+        error="stopped before finishing (killed or crashed); the run that found it finished it",
+    )  # fmt: skip
+    append_entries(spark, config, entry)
+
+
+def _entry(
+    spark: SparkSession, config: LakehouseConfig, run_id: str, layer: Layer,
+    result: LayerResult, started: datetime, inputs: str,
+) -> RunLogEntry:  # fmt: skip
+    counts = {column: result.counts.get(key) for column, key in layer.row_counts.items()}
+    return RunLogEntry(
+        run_id, result.layer, runlog.SUCCEEDED if result.ok else runlog.REJECTED_INPUT,
+        started, utc_now(),
+        seconds=round(result.seconds, 3), input_versions=inputs,
+        output_versions=versions(spark, config, layer.outputs),
+        counts=", ".join(f"{k}={v}" for k, v in result.counts.items()),
+        error="; ".join(result.errors)[:2000] or None, **counts,
+    )  # fmt: skip

@@ -69,12 +69,29 @@ def has_delta_commits(spark: SparkSession, location: str) -> bool:
     ``DeltaLog``, which keeps answering "no table" for a path first seen before another
     process created the table there.
     """
+    return latest_commit(spark, location) is not None
+
+
+def latest_commit(spark: SparkSession, location: str) -> tuple[int, datetime] | None:
+    """The table's latest committed version and when it was written, from the file names in
+    ``_delta_log`` (one listing, no Spark job); ``None`` if there is no table yet."""
     jvm = spark.sparkContext._jvm
     log = jvm.org.apache.hadoop.fs.Path(location.rstrip("/") + "/_delta_log")
     fs = log.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not fs.exists(log):
-        return False
-    return any(
-        status.getPath().getName().endswith((".json", ".checkpoint.parquet"))
+        return None
+    commits = [
+        (int(name.split(".", 1)[0]), status.getModificationTime())
         for status in fs.listStatus(log)
-    )
+        for name in [status.getPath().getName()]
+        if name.endswith((".json", ".checkpoint.parquet")) and name.split(".", 1)[0].isdigit()
+    ]
+    if not commits:
+        return None
+    version, millis = max(commits)
+    return version, datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
+def latest_version(spark: SparkSession, location: str) -> int | None:
+    commit = latest_commit(spark, location)
+    return None if commit is None else commit[0]

@@ -405,9 +405,39 @@ GOLD_TABLES = (
     GOLD_BATCHES,
 )
 
+OPS_RUN_LOG = Table(
+    name="ops.run_log",
+    location="ops/run_log",
+    columns=(
+        Column("run_id", "STRING"),
+        Column("layer", "STRING", "bronze | silver | gold; '*' for a run that stopped unfinished"),
+        Column(
+            "status",
+            "STRING",
+            "succeeded | rejected_input (finished, some input rejected) | failed | interrupted "
+            "(killed; found by the next run)",
+        ),
+        Column("started_at", "TIMESTAMP"),
+        Column("ended_at", "TIMESTAMP"),
+        Column("seconds", "DOUBLE"),
+        Column("input_versions", "STRING", "table=version of each input, before the layer ran"),
+        Column("output_versions", "STRING", "table=version of each output, after the layer ran"),
+        Column("rows_read", "BIGINT", "bronze: lines read; silver: bronze rows taken"),
+        Column("rows_written", "BIGINT", "bronze: rows added; silver: event rows added"),
+        Column("rows_quarantined", "BIGINT"),
+        Column("rows_duplicates", "BIGINT", "silver: duplicates dropped"),
+        Column("counts", "STRING", "every count the layer reported, name=value"),
+        Column("error", "STRING", "why it failed, or the input it rejected"),
+        Column("host", "STRING"),
+        Column("pid", "BIGINT"),
+    ),
+    keys=("run_id", "layer"),
+    description="One row per layer per run: what ran, when, with which result.",
+)
+
 ALL_TABLES: tuple[Table, ...] = (
-    *BRONZE_TABLES, *SILVER_TABLES, DQ_RULE_RESULTS, *GOLD_TABLES,
+    *BRONZE_TABLES, *SILVER_TABLES, DQ_RULE_RESULTS, *GOLD_TABLES, OPS_RUN_LOG,
 )  # fmt: skip
 
-SERVED_TABLES: tuple[Table, ...] = (*GOLD_TABLES, DQ_RULE_RESULTS)
-"""What the Thrift server exposes (schemas ``gold`` and ``dq``)."""
+SERVED_TABLES: tuple[Table, ...] = (*GOLD_TABLES, DQ_RULE_RESULTS, OPS_RUN_LOG)
+"""What the Thrift server exposes (schemas ``gold``, ``dq`` and ``ops``)."""

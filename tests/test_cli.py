@@ -17,8 +17,9 @@ def test_help_explains_commands_and_exit_codes(capsys):
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for word in ("generate", "run", "demo", "serve", "users", "tableau", "Exit codes"):
+    for word in ("generate", "run", "demo", "status", "serve", "users", "tableau", "dashboard"):
         assert word in out
+    assert "Exit codes" in out and "4 another run is writing" in out
     run_help = build_parser().parse_args(["run", "--conf", "a=b", "--layers", "bronze"])
     assert run_help.conf == [("a", "b")] and run_help.layers == ["bronze"]
 

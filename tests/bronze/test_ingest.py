@@ -186,6 +186,54 @@ def test_bad_lines_and_bad_files(spark, home):
     assert run_bronze(spark, home).ok
 
 
+def test_unreadable_binary_and_huge_files_never_stop_the_good_ones(spark, home):
+    """The rest of the bad-input catalogue: each file gets a reason, the good file goes in."""
+    landing = Path(home.landing)
+    day = f"{HEADER}\n{GOOD}\n{GOOD2}\n".encode()
+    (landing / "good.csv").write_bytes(day)
+    whole = gzip.compress(day * 200)
+    (landing / "truncated.csv.gz").write_bytes(whole[: len(whole) // 2])
+    (landing / "not-gzip.csv.gz").write_bytes(b"this was never gzipped\n" * 10)
+    binary = bytes(range(256)) * 64  # a binary file with a .csv name: no header, no text
+    (landing / "image.csv").write_bytes(binary)
+    long_line = GOOD.replace("xiaomi", "x" * 5_000_000)  # one 5 MB line
+    (landing / "long-line.csv").write_text(f"{HEADER}\n{long_line}\n{GOOD}\n")
+
+    result = run_bronze(spark, home)
+
+    files = ledger(spark, home)
+    assert {name: f["status"] for name, f in files.items()} == {
+        "good.csv": "ingested",
+        "truncated.csv.gz": "rejected",
+        "not-gzip.csv.gz": "rejected",
+        "image.csv": "rejected",
+        "long-line.csv": "ingested",
+    }
+    errors = dict(e.split(": ", 1) for e in result.errors)
+    assert set(errors) == {"truncated.csv.gz", "not-gzip.csv.gz", "image.csv"}
+    for name in ("truncated.csv.gz", "not-gzip.csv.gz"):
+        assert errors[name].startswith("cannot be read ("), errors[name]
+        assert files[name]["lines"] == files[name]["rows"] == 0
+        assert "nothing was ingested" in files[name]["message"]
+    assert errors["image.csv"].startswith("wrong header"), errors["image.csv"]
+    assert bronze_rows(spark, home, "good.csv") == [
+        (*GOOD.split(","), 2),
+        (*[v or None for v in GOOD2.split(",")], 3),
+    ]
+    # the 5 MB line is kept whole (it is a well-formed row; silver's rules judge its values)
+    long_rows = bronze_rows(spark, home, "long-line.csv")
+    assert {r[-1]: r[5] for r in long_rows} == {2: "x" * 5_000_000, 3: "xiaomi"}
+    reasons = {k: v.split(":")[0] for k, v in quarantine(spark, home).items()}
+    image_lines = files["image.csv"]["lines"]
+    assert image_lines > 0
+    assert {n for (f, n) in reasons if f == "image.csv"} == set(range(1, image_lines + 1))
+    assert {r for (f, _), r in reasons.items() if f == "image.csv"} == {"file_rejected"}
+    for entry in files.values():
+        assert entry["lines"] == entry["header_lines"] + entry["rows"] + entry["quarantined"]
+    # a rejection is final: the next run neither re-reads nor re-reports these files
+    assert run_bronze(spark, home).ok
+
+
 def _raw_quarantine(spark, config):
     df = read_table(spark, table_location(config, BRONZE_QUARANTINE))
     return {(r["source_file"], r["line_number"]): r["raw_line"] for r in df.collect()}

@@ -33,6 +33,7 @@ BREAKS = {
     "event_time_present": {"event_time": None},
     "event_time_format": {"event_time": "2019-11-01T00:00:05Z"},
     "event_time_valid": {"event_time": "2019-02-30 00:00:05 UTC"},
+    "event_time_plausible": {"event_time": "2999-01-01 00:00:05 UTC"},
     "event_type_present": {"event_type": None},
     "event_type_known": {"event_type": "click"},
     "product_id_present": {"product_id": None},
