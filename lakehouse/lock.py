@@ -104,3 +104,20 @@ def writer_lock(
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def describe_writer(config: LakehouseConfig) -> str:
+    """'free', 'held by <holder>', or 'free (last run <id> stopped unfinished)', without
+    taking the writer lock (a shared probe that is released at once)."""
+    path = lock_path(config)
+    if path is None or not path.exists():
+        return "free"
+    holder = Holder.parse(path.read_text())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return f"held by {holder}" if holder else "held"
+    finally:
+        os.close(fd)
+    return f"free (last run {holder.run_id} stopped unfinished)" if holder else "free"

@@ -6,11 +6,8 @@ Reads only: the run log, each table's latest Delta commit (from ``_delta_log``),
 
 from __future__ import annotations
 
-import fcntl
-import os
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -18,9 +15,9 @@ from pyspark.sql import functions as F
 
 from lakehouse.config import LakehouseConfig
 from lakehouse.delta_io import read_table, table_location
-from lakehouse.lock import Holder, lock_path
+from lakehouse.lock import describe_writer
 from lakehouse.runs import utc_now
-from lakehouse.storage import latest_commit
+from lakehouse.storage import has_delta_commits, latest_commit
 from lakehouse.tables import ALL_TABLES, DQ_RULE_RESULTS, OPS_RUN_LOG
 
 
@@ -81,13 +78,13 @@ def collect_status(spark: SparkSession, config: LakehouseConfig, runs: int = 10)
         runs=_recent_runs(spark, config, runs),
         tables=tables,
         quality=_latest_quality(spark, config),
-        writer=_writer(config),
+        writer=describe_writer(config),
     )
 
 
 def _recent_runs(spark: SparkSession, config: LakehouseConfig, limit: int) -> list[dict]:
     location = table_location(config, OPS_RUN_LOG)
-    if latest_commit(spark, location) is None:
+    if not has_delta_commits(spark, location):
         return []
     rows = read_table(spark, location).orderBy(F.col("ended_at").desc()).limit(limit).collect()
     return [row.asDict() for row in rows]
@@ -95,7 +92,7 @@ def _recent_runs(spark: SparkSession, config: LakehouseConfig, limit: int) -> li
 
 def _latest_quality(spark: SparkSession, config: LakehouseConfig) -> QualityStatus | None:
     location = table_location(config, DQ_RULE_RESULTS)
-    if latest_commit(spark, location) is None:
+    if not has_delta_commits(spark, location):
         return None
     results = read_table(spark, location).where(F.col("engine") == "spark")
     latest = results.agg(F.max("run_id")).first()[0]
@@ -114,24 +111,6 @@ def _latest_quality(spark: SparkSession, config: LakehouseConfig) -> QualityStat
         rules=len(per_rule),
         failures=[(r["rule_id"], r["severity"], r["failed"]) for r in per_rule if r["failed"]],
     )
-
-
-def _writer(config: LakehouseConfig) -> str:
-    path = lock_path(config)
-    if path is None or not Path(path).exists():
-        return "free"
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = Holder.parse(Path(path).read_text())
-        return f"held by {holder}" if holder else "held"
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        holder = Holder.parse(Path(path).read_text())
-        return f"free (last run {holder.run_id} stopped unfinished)" if holder else "free"
-    finally:
-        os.close(fd)
 
 
 def _age(now: datetime, then: datetime | None) -> str:
