@@ -12,6 +12,13 @@ How exactly-once holds across crashes:
 
 A run killed anywhere leaves at most one pending batch; the next run finishes it first (the
 writes already done are skipped by Delta), then plans the files that arrived since.
+
+**Full refresh** (``--full-refresh``) plans every landing file as one new batch and replaces the
+whole ledger with it, in one commit. A pending batch that is the only batch of the ledger (and
+not batch 1) is such a rebuild: before writing, it empties ``bronze.events`` and the quarantine,
+each under the transaction id ``(lakehouse.bronze.reset, batch_id)`` so that a rebuild resumed
+after a crash never empties what it has already written. Silver notices on its next run (its
+next bronze batch is the oldest one left) and rebuilds too.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from bronze.parse import (
 from lakehouse.config import LakehouseConfig, join_location
 from lakehouse.delta_io import (
     append_once,
+    empty_once,
     ensure_table,
     read_table,
     replace_where,
@@ -52,10 +60,15 @@ from lakehouse.tables import BRONZE_EVENTS, BRONZE_FILES, BRONZE_QUARANTINE, BRO
 log = logging.getLogger("lakehouse.bronze")
 
 TXN_APP_ID = "lakehouse.bronze"
+RESET_APP_ID = "lakehouse.bronze.reset"
 
 
 class IngestionIntegrityError(RuntimeError):
     """Counts read back from the tables do not add up to the lines read: never expected."""
+
+
+class RefreshRefused(RuntimeError):
+    """A full refresh would drop rows whose files are no longer in the landing folder."""
 
 
 @dataclass(frozen=True)
@@ -68,9 +81,14 @@ class Batch:
 
 
 def run(
-    spark: SparkSession, config: LakehouseConfig, run_id: str, min_file_age_seconds: float = 0.0
+    spark: SparkSession,
+    config: LakehouseConfig,
+    run_id: str,
+    min_file_age_seconds: float = 0.0,
+    full_refresh: bool = False,
 ) -> LayerResult:
-    """Finish any pending batch, then ingest the files that are new in the landing folder."""
+    """Finish any pending batch, then ingest the files that are new in the landing folder
+    (with ``full_refresh``: rebuild bronze from every file in the landing folder)."""
     started = time.monotonic()
     result = LayerResult(
         "bronze", {"files": 0, "lines": 0, "rows": 0, "quarantined": 0, "rejected_files": 0}
@@ -80,24 +98,32 @@ def run(
 
     ledger = _ledger_rows(spark, config)
     pending = _pending_batch(ledger)
-    if pending is not None:
+    if pending is not None and not full_refresh:  # a rebuild supersedes it
         log.info("resuming batch %d left pending by run %s", pending.batch_id, pending.run_id)
-        _ingest_batch(spark, config, pending, result)
+        _ingest_batch(spark, config, pending, result, rebuild=_is_rebuild(pending, ledger))
 
-    batch = _plan_batch(spark, config, ledger, run_id, min_file_age_seconds)
+    if full_refresh:
+        batch = _plan_rebuild(spark, config, ledger, run_id, min_file_age_seconds)
+    else:
+        batch = _plan_batch(spark, config, ledger, run_id, min_file_age_seconds)
     if batch is None:
         log.info("no new files in %s", config.landing)
     else:
-        _ingest_batch(spark, config, batch, result)
+        _ingest_batch(spark, config, batch, result, rebuild=full_refresh)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _is_rebuild(batch: Batch, ledger: list[Row]) -> bool:
+    """A batch that replaced the whole ledger: every other batch is gone from it."""
+    return batch.batch_id > 1 and all(r["batch_id"] == batch.batch_id for r in ledger)
 
 
 def _ledger_rows(spark: SparkSession, config: LakehouseConfig) -> list[Row]:
     """The ledger is small (one row per landing file): read it once per run."""
     return (
         read_table(spark, table_location(config, BRONZE_FILES))
-        .select("source_file", "batch_id", "status", "run_id", "planned_at")
+        .select("source_file", "batch_id", "status", "run_id", "planned_at", "rows", "quarantined")
         .collect()
     )
 
@@ -126,37 +152,73 @@ def _plan_batch(
     min_file_age_seconds: float,
 ) -> Batch | None:
     known = {r["source_file"] for r in ledger}
-    planned_at = utc_now()
     new = [
         f for f in list_files(spark, config.landing, RAW_FILE_SUFFIXES) if f.relative not in known
     ]
+    return _write_plan(spark, config, ledger, run_id, _old_enough(new, min_file_age_seconds))
+
+
+def _plan_rebuild(
+    spark: SparkSession,
+    config: LakehouseConfig,
+    ledger: list[Row],
+    run_id: str,
+    min_file_age_seconds: float,
+) -> Batch | None:
+    """Every landing file as one batch that replaces the whole ledger."""
+    files = _old_enough(list_files(spark, config.landing, RAW_FILE_SUFFIXES), min_file_age_seconds)
+    present = {f.relative for f in files}
+    kept = {r["source_file"] for r in ledger if (r["rows"] or 0) + (r["quarantined"] or 0) > 0}
+    gone = sorted(kept - present)
+    if gone:
+        raise RefreshRefused(
+            f"full refresh refused: {len(gone)} ingested file(s) are no longer in "
+            f"{config.landing} (first: {gone[0]}); a rebuild would drop their rows. Put them "
+            "back, or run without --full-refresh for bronze"
+        )
+    log.info("full refresh: rebuilding bronze from %d landing file(s)", len(files))
+    return _write_plan(spark, config, ledger, run_id, files, replace_ledger=True)
+
+
+def _old_enough(files: list[FileInfo], min_age_seconds: float) -> list[FileInfo]:
+    """Files not modified during the last ``min_age_seconds`` (others may still be written)."""
+    if min_age_seconds <= 0:
+        return files
     now = datetime.now(UTC)  # not rounded: a file written this second is 0.x s old, not < 0
-    fresh = [
-        f
-        for f in new
-        if min_file_age_seconds <= 0
-        or (now - f.modified_at).total_seconds() >= min_file_age_seconds
-    ]
-    for f in new:
-        if f not in fresh:
-            log.info("skipping %s: modified less than %.0f s ago", f.relative, min_file_age_seconds)
-    if not fresh:
+    old = [f for f in files if (now - f.modified_at).total_seconds() >= min_age_seconds]
+    for f in files:
+        if f not in old:
+            log.info("skipping %s: modified less than %.0f s ago", f.relative, min_age_seconds)
+    return old
+
+
+def _write_plan(
+    spark: SparkSession,
+    config: LakehouseConfig,
+    ledger: list[Row],
+    run_id: str,
+    files: list[FileInfo],
+    replace_ledger: bool = False,
+) -> Batch | None:
+    """Record ``files`` as the next pending batch in the ledger: one commit."""
+    if not files:
         return None
     batch = Batch(
         batch_id=max((r["batch_id"] for r in ledger), default=0) + 1,
         run_id=run_id,
-        planned_at=planned_at,
-        files=tuple(f.relative for f in fresh),
+        planned_at=utc_now(),
+        files=tuple(f.relative for f in files),
     )
-    plan = [_ledger_row(batch, f.relative, "pending", f) for f in fresh]
-    _ledger_frame(spark, plan).write.format("delta").mode("append").save(
-        table_location(config, BRONZE_FILES)
-    )
+    plan = [_ledger_row(batch, f.relative, "pending", f) for f in files]
+    _ledger_frame(spark, plan).write.format("delta").mode(
+        "overwrite" if replace_ledger else "append"
+    ).save(table_location(config, BRONZE_FILES))
     log.info(
-        "planned batch %d: %d new file(s), %.1f MB",
+        "planned batch %d: %d %s file(s), %.1f MB",
         batch.batch_id,
-        len(fresh),
-        sum(f.size for f in fresh) / 1e6,
+        len(files),
+        "landing" if replace_ledger else "new",
+        sum(f.size for f in files) / 1e6,
     )
     crash_point("bronze.after_plan")
     return batch
@@ -256,9 +318,17 @@ _BLOCKS_SCHEMA = T.StructType(
 
 
 def _ingest_batch(
-    spark: SparkSession, config: LakehouseConfig, batch: Batch, result: LayerResult
+    spark: SparkSession,
+    config: LakehouseConfig,
+    batch: Batch,
+    result: LayerResult,
+    rebuild: bool = False,
 ) -> None:
     started = time.monotonic()
+    if rebuild:
+        log.info("batch %d rebuilds bronze: emptying the bronze tables first", batch.batch_id)
+        for table in (BRONZE_EVENTS, BRONZE_QUARANTINE):
+            empty_once(spark, table, table_location(config, table), RESET_APP_ID, batch.batch_id)
     on_disk = {f.relative: f for f in list_files(spark, config.landing, RAW_FILE_SUFFIXES)}
     present: list[FileInfo] = [on_disk[name] for name in batch.files if name in on_disk]
     vanished = [name for name in batch.files if name not in on_disk]

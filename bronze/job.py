@@ -2,7 +2,8 @@
 
     spark-submit --packages io.delta:delta-spark_4.1_2.13:4.3.1 bronze/job.py --home DIR
 
-Takes the same options as ``lakehouse run`` (``--home``, ``--landing``, ``--conf`` ...).
+Takes the same options as ``lakehouse run`` (``--home``, ``--landing``, ``--conf``,
+``--full-refresh`` ...).
 """
 
 import sys

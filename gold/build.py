@@ -11,7 +11,10 @@ What a run recomputes:
 
 Every write replaces data with a recomputation, so a run killed anywhere and run again ends
 with the same tables; the batch is planned in ``gold.batches`` first and completed last.
-``--full-refresh`` recomputes every date.
+``--dates FIRST..LAST`` recomputes those dates (a reprocess, after silver re-derived them).
+``--full-refresh`` recomputes every date, and so does a batch that starts at the oldest silver
+batch left: the first run, or the first after silver was rebuilt (dates that silver no longer
+has must go too).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pyspark.sql import functions as F
 
 from gold import kpis
 from lakehouse.config import LakehouseConfig
+from lakehouse.dates import DateRange
 from lakehouse.delta_io import ensure_table, read_table, replace_where, table_location
 from lakehouse.faults import crash_point
 from lakehouse.runs import LayerResult, utc_now
@@ -60,55 +64,75 @@ class GoldBatch:
 
 
 def run(
-    spark: SparkSession, config: LakehouseConfig, run_id: str, full_refresh: bool = False
+    spark: SparkSession,
+    config: LakehouseConfig,
+    run_id: str,
+    full_refresh: bool = False,
+    dates: DateRange | None = None,
 ) -> LayerResult:
-    """Recompute gold for the silver batches completed since the last gold run."""
+    """Recompute gold for the silver batches completed since the last gold run, then the
+    ``dates`` asked for (a reprocess) if any."""
     started = time.monotonic()
     result = LayerResult("gold", {"dates": 0})
+    _update(spark, config, run_id, full_refresh, result)
+    if dates is not None:
+        log.info("reprocessing dates %s", dates)
+        result.counts["dates"] += _process(spark, config, dates.days())
+    result.notes.extend(_headlines(spark, config))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _update(
+    spark: SparkSession,
+    config: LakehouseConfig,
+    run_id: str,
+    full_refresh: bool,
+    result: LayerResult,
+) -> None:
     for table in GOLD_TABLES:
         ensure_table(spark, table, table_location(config, table))
     location = table_location(config, GOLD_BATCHES)
     batches = read_table(spark, location).collect()
     pending = [b for b in batches if b["status"] == "pending"]
-    silver_done = [
-        r["silver_batch"]
-        for r in read_table(spark, table_location(config, SILVER_BATCHES))
-        .where("status = 'done'")
-        .select("silver_batch")
-        .collect()
-    ]
+    silver_batches = read_table(spark, table_location(config, SILVER_BATCHES)).collect()
+    silver_done = [r["silver_batch"] for r in silver_batches if r["status"] == "done"]
+    oldest_silver = min((r["silver_batch"] for r in silver_batches), default=1)
     done_to = max((b["silver_batch_to"] for b in batches if b["status"] == "done"), default=0)
     upto = max(silver_done, default=0)
     if pending:  # a killed run: redo it (every write is a recomputation), with newer data
         done_to = min(done_to, pending[0]["silver_batch_from"] - 1)
     if upto <= done_to and not full_refresh and not pending:
         log.info("gold is up to date with silver batch %d", done_to)
-        result.notes.extend(_headlines(spark, config))
-        result.seconds = time.monotonic() - started
-        return result
+        return
+    silver_from = 1 if full_refresh else done_to + 1
     batch = GoldBatch(
         gold_batch=pending[0]["gold_batch"]
         if pending
         else max((b["gold_batch"] for b in batches), default=0) + 1,
-        silver_from=1 if full_refresh else done_to + 1,
+        silver_from=silver_from,
         silver_to=upto,
         run_id=run_id,
         planned_at=utc_now(),
-        full_refresh=full_refresh,
+        # From the oldest silver batch left (the first run, or silver was rebuilt): every date.
+        full_refresh=silver_from <= oldest_silver,
     )
     replace_where(
         _batch_frame(spark, batch, "pending"), location, f"gold_batch = {batch.gold_batch}"
     )
     crash_point("gold.after_plan")
-    result.counts["dates"] = _process(spark, config, batch)
+    if batch.full_refresh:
+        log.info("full refresh: recomputing every date")
+        dates = None
+    else:
+        dates = _changed_dates(spark, config, batch)
+        log.info("recomputing %d date(s): %s", len(dates), _span(dates))
+    result.counts["dates"] = _process(spark, config, dates)
     replace_where(
         _batch_frame(spark, batch, "done", result.counts["dates"]),
         location,
         f"gold_batch = {batch.gold_batch}",
     )
-    result.notes.extend(_headlines(spark, config))
-    result.seconds = time.monotonic() - started
-    return result
 
 
 def _batch_frame(
@@ -148,17 +172,15 @@ def _dates_predicate(dates: list[date]) -> str:
     return "event_date IN (" + ", ".join(f"DATE'{d.isoformat()}'" for d in dates) + ")"
 
 
-def _process(spark: SparkSession, config: LakehouseConfig, batch: GoldBatch) -> int:
+def _process(spark: SparkSession, config: LakehouseConfig, dates: list[date] | None) -> int:
+    """Recompute ``dates`` (every date if None) and the tables built from the daily ones;
+    return how many dates were recomputed."""
+
     def loc(table: Table) -> str:
         return table_location(config, table)
 
     events = read_table(spark, loc(SILVER_EVENTS))
-    if batch.full_refresh:
-        dates = None
-        log.info("full refresh: recomputing every date")
-    else:
-        dates = _changed_dates(spark, config, batch)
-        log.info("recomputing %d date(s): %s", len(dates), _span(dates))
+    if dates is not None:
         if not dates:
             return 0
         events = events.where(_dates_predicate(dates))

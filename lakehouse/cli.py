@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakehouse.config import HOME_ENV, LakehouseConfig, SparkSettings
+from lakehouse.dates import DateRange
 
 if TYPE_CHECKING:
     from lakehouse.serving.server import ServeOptions
@@ -51,6 +52,28 @@ def _layers(text: str) -> list[str]:
             f"unknown layer(s) {unknown}; choose from {', '.join(LAYERS)}"
         )
     return layers
+
+
+def _table_names(text: str) -> list[str]:
+    from lakehouse.tables import ALL_TABLES
+
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    known = {t.name for t in ALL_TABLES}
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown table(s) {unknown}; choose from {', '.join(sorted(known))}"
+        )
+    return names
+
+
+def _date_range(text: str) -> DateRange:
+    try:
+        return DateRange.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"expected FIRST..LAST in YYYY-MM-DD, or one date ({error})"
+        ) from None
 
 
 def _storage_args(parser: argparse.ArgumentParser) -> None:
@@ -122,7 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--full-refresh",
         action="store_true",
-        help="gold: rebuild every table from silver instead of the dates that changed",
+        help="rebuild the layers run from their inputs instead of adding what is new "
+        "(bronze: from every landing file; silver: from all of bronze; gold: every date); "
+        "layers after a rebuilt one rebuild on their next run",
+    )
+    run.add_argument(
+        "--dates",
+        type=_date_range,
+        metavar="FIRST..LAST",
+        help="reprocess these event dates (e.g. 2019-11-01..2019-11-03, or one date): silver "
+        "re-derives them from bronze with the current rules, gold recomputes them",
     )
     run.add_argument(
         "--min-file-age",
@@ -164,6 +196,35 @@ def build_parser() -> argparse.ArgumentParser:
     _spark_args(status)
     status.add_argument("--runs", type=int, default=10, help="how many run-log rows (10)")
     status.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    maintain = sub.add_parser(
+        "maintain",
+        parents=[common],
+        help="compact small files and vacuum old ones, safely while the server serves",
+        description="For every table: compact small files into larger ones (Delta OPTIMIZE; "
+        "same rows, new version), then delete the files that no version younger than the "
+        "retention period needs (VACUUM). Queries running on the Thrift server keep working: "
+        "they read versions younger than the retention. Holds the writer lock like a run and "
+        "logs itself in ops.run_log.",
+    )
+    _storage_args(maintain)
+    _spark_args(maintain)
+    maintain.add_argument(
+        "--retain-hours",
+        type=float,
+        default=168.0,
+        metavar="HOURS",
+        help="keep every file a version younger than this needs (default 168: a week of "
+        "time travel; at least 1)",
+    )
+    maintain.add_argument(
+        "--tables",
+        type=_table_names,
+        help="comma-separated table names, e.g. silver.events,gold.orders (default: all)",
+    )
+    maintain.add_argument("--no-compact", action="store_true", help="only vacuum")
+    maintain.add_argument("--no-vacuum", action="store_true", help="only compact")
+    _wait_arg(maintain)
 
     serve = sub.add_parser(
         "serve",
@@ -344,6 +405,7 @@ def _run_pipeline(args: argparse.Namespace, config: LakehouseConfig, layers: lis
     options = RunOptions(
         min_file_age_seconds=getattr(args, "min_file_age", 0.0),
         full_refresh=getattr(args, "full_refresh", False),
+        dates=getattr(args, "dates", None),
     )
     try:
         with writer_lock(config, run_id, getattr(args, "wait", 0.0)) as killed:
@@ -366,6 +428,12 @@ def _run_pipeline(args: argparse.Namespace, config: LakehouseConfig, layers: lis
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    if args.dates and args.full_refresh:
+        print("lakehouse run: --dates and --full-refresh exclude each other", file=sys.stderr)
+        return EXIT_USAGE
+    if args.dates and not {"silver", "gold"} & set(args.layers):
+        print("lakehouse run: --dates needs the silver or gold layer", file=sys.stderr)
+        return EXIT_USAGE
     config = LakehouseConfig.create(args.home, args.landing)
     return _run_pipeline(args, config, args.layers)
 
@@ -550,6 +618,60 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_maintain(args: argparse.Namespace) -> int:
+    from lakehouse.lock import HomeBusy, writer_lock
+    from lakehouse.maintain import MIN_RETAIN_HOURS, MaintainOptions, maintain
+    from lakehouse.runlog import SUCCEEDED, RunLogEntry, append_entries
+    from lakehouse.runs import new_run_id, utc_now
+    from lakehouse.session import get_spark
+    from lakehouse.tables import ALL_TABLES
+
+    if args.retain_hours < MIN_RETAIN_HOURS:
+        print(
+            f"lakehouse maintain: --retain-hours {args.retain_hours:g} is unsafe: files a "
+            f"running query or run still reads could be deleted; use at least "
+            f"{MIN_RETAIN_HOURS:g}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    config = LakehouseConfig.create(args.home, args.landing)
+    options = MaintainOptions(
+        retain_hours=args.retain_hours,
+        compact=not args.no_compact,
+        vacuum=not args.no_vacuum,
+        tables=tuple(t for t in ALL_TABLES if args.tables is None or t.name in args.tables),
+    )
+    run_id, started, clock = new_run_id(), utc_now(), time.monotonic()
+    try:
+        with writer_lock(config, run_id, args.wait):
+            spark = get_spark(SparkSettings(master=args.master, conf=dict(args.conf)))
+            done = maintain(spark, config, options)
+            counts = {
+                "tables": len(done),
+                "files_before": sum(t.files_before for t in done),
+                "files_after": sum(t.files_after for t in done),
+                "vacuumed_files": sum(t.vacuumed_files for t in done),
+                "vacuumed_bytes": sum(t.vacuumed_bytes for t in done),
+            }
+            seconds = time.monotonic() - clock
+            append_entries(spark, config, RunLogEntry(
+                run_id, "maintain", SUCCEEDED, started, utc_now(), seconds=round(seconds, 3),
+                counts=", ".join(f"{k}={v}" for k, v in counts.items()),
+            ))  # fmt: skip
+    except HomeBusy as busy:
+        print(f"lakehouse maintain: {busy}", file=sys.stderr)
+        return EXIT_BUSY
+    print(f"maintain {run_id}  home {config.home}  retention {args.retain_hours:g} h")
+    for table in done:
+        print("  " + table.summary_line())
+    print(
+        f"  total   {counts['tables']} tables, files {counts['files_before']} -> "
+        f"{counts['files_after']}, vacuumed {counts['vacuumed_files']} file(s) "
+        f"({counts['vacuumed_bytes'] / 1e6:.1f} MB) in {seconds:.1f} s"
+    )
+    return EXIT_OK
+
+
 COMMANDS = {
     "generate": _cmd_generate,
     "run": _cmd_run,
@@ -559,6 +681,7 @@ COMMANDS = {
     "tableau": _cmd_tableau,
     "dashboard": _cmd_dashboard,
     "status": _cmd_status,
+    "maintain": _cmd_maintain,
 }
 
 

@@ -64,6 +64,23 @@ def append_once(df: DataFrame, location: str, app_id: str, version: int) -> None
     )
 
 
+def empty_once(spark: SparkSession, table: Table, location: str, app_id: str, version: int) -> None:
+    """Remove every row of the table, unless this (app_id, version) already did.
+
+    An overwrite with no rows: one commit that keeps the table's history (time travel can undo
+    it until vacuumed) and records the transaction id, so a rebuild resumed after a crash never
+    empties the rows it has written since.
+    """
+    empty = spark.createDataFrame([], table.schema_ddl())
+    (
+        empty.write.format("delta")
+        .mode("overwrite")
+        .option("txnAppId", app_id)
+        .option("txnVersion", version)
+        .save(location)
+    )
+
+
 @contextmanager
 def idempotent_dml(spark: SparkSession, app_id: str, version: int) -> Iterator[None]:
     """Make the Delta DML (MERGE/UPDATE/DELETE) inside the block run at most once per

@@ -11,6 +11,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse import runlog
 from lakehouse.config import LakehouseConfig
+from lakehouse.dates import DateRange
 from lakehouse.faults import crash_point
 from lakehouse.runlog import RunLogEntry, append_entries, versions
 from lakehouse.runs import LayerResult, utc_now
@@ -35,7 +36,10 @@ class RunOptions:
 
     min_file_age_seconds: float = 0.0
     full_refresh: bool = False
-    """Gold: recompute every date instead of the dates that changed."""
+    """Rebuild each layer run from its inputs (bronze: from every landing file) instead of
+    adding what is new; the layers after it rebuild on their next run."""
+    dates: DateRange | None = None
+    """Silver and gold: after the incremental update, re-derive these event dates."""
 
 
 LayerJob = Callable[[SparkSession, LakehouseConfig, str, RunOptions], LayerResult]
@@ -44,19 +48,19 @@ LayerJob = Callable[[SparkSession, LakehouseConfig, str, RunOptions], LayerResul
 def _bronze(spark: SparkSession, config: LakehouseConfig, run_id: str, opts: RunOptions):
     from bronze import ingest
 
-    return ingest.run(spark, config, run_id, opts.min_file_age_seconds)
+    return ingest.run(spark, config, run_id, opts.min_file_age_seconds, opts.full_refresh)
 
 
 def _silver(spark: SparkSession, config: LakehouseConfig, run_id: str, opts: RunOptions):
     from silver import build
 
-    return build.run(spark, config, run_id)
+    return build.run(spark, config, run_id, opts.full_refresh, opts.dates)
 
 
 def _gold(spark: SparkSession, config: LakehouseConfig, run_id: str, opts: RunOptions):
     from gold import build
 
-    return build.run(spark, config, run_id, opts.full_refresh)
+    return build.run(spark, config, run_id, opts.full_refresh, opts.dates)
 
 
 @dataclass(frozen=True)

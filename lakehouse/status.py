@@ -135,14 +135,14 @@ def render_status(report: StatusReport) -> list[str]:
         out.append("  none yet")
     else:
         out.append(
-            f"  {'run':<27} {'layer':<7} {'status':<15} {'ended':<9} {'s':>7} "
+            f"  {'run':<27} {'layer':<8} {'status':<15} {'ended':<9} {'s':>7} "
             f"{'read':>11} {'written':>11} {'quarant.':>9} {'dups':>8}"
         )
         for run in report.runs:
             ended = run["ended_at"]
             seconds = "-" if run["seconds"] is None else f"{run['seconds']:.1f}"
             out.append(
-                f"  {run['run_id']:<27} {run['layer']:<7} {run['status']:<15} "
+                f"  {run['run_id']:<27} {run['layer']:<8} {run['status']:<15} "
                 f"{(f'{ended:%H:%M:%S}' if ended else '-'):<9} {seconds:>7} "
                 f"{_n(run['rows_read']):>11} {_n(run['rows_written']):>11} "
                 f"{_n(run['rows_quarantined']):>9} {_n(run['rows_duplicates']):>8}"

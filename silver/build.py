@@ -14,6 +14,17 @@ Incremental and crash-safe, in the same plan -> write -> complete pattern as bro
    rules are checked, and per-rule counts go to ``dq.rule_results``.
 5. **Complete.** The batch row is replaced by its accounting:
    rows taken = rows added + rows quarantined + duplicates dropped.
+
+**Rebuilds.** A batch that starts at the oldest bronze batch still in the ledger (and is not the
+first silver batch) rebuilds silver from all of bronze: after ``--full-refresh`` of silver, or
+when bronze was rebuilt. Its plan replaces ``silver.batches`` (one commit); it empties events
+and quarantine under the transaction id ``(lakehouse.silver.reset, silver_batch)``, so a resumed
+rebuild never empties its own writes, and it overwrites sessions and products with a
+recomputation from the events. Gold sees that its next silver batch is the oldest one left and
+recomputes every date.
+
+**Reprocessing dates** (``--dates``, :func:`reprocess`) re-derives the rows of a date range from
+bronze with the current rules, e.g. after a rule changed.
 """
 
 from __future__ import annotations
@@ -31,8 +42,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.config import LakehouseConfig
+from lakehouse.dates import DateRange
 from lakehouse.delta_io import (
     append_once,
+    empty_once,
     ensure_table,
     idempotent_dml,
     read_table,
@@ -63,6 +76,7 @@ from lakehouse.tables import (
     SILVER_QUARANTINE,
     SILVER_TABLES,
     SILVER_USER_SESSIONS,
+    Table,
 )
 from silver.transform import (
     dedupe_events,
@@ -76,6 +90,7 @@ from silver.transform import (
 log = logging.getLogger("lakehouse.silver")
 
 TXN_APP_ID = "lakehouse.silver"
+RESET_APP_ID = "lakehouse.silver.reset"
 ROW_SUITE = "silver_events"
 TABLE_SUITE = "silver_tables"
 
@@ -91,10 +106,19 @@ class SilverBatch:
     bronze_to: int
     run_id: str
     planned_at: datetime
+    rebuild: bool = False
+    """Rebuild silver from every bronze row instead of adding to it."""
 
 
-def run(spark: SparkSession, config: LakehouseConfig, run_id: str) -> LayerResult:
-    """Process every bronze batch completed since the last silver run."""
+def run(
+    spark: SparkSession,
+    config: LakehouseConfig,
+    run_id: str,
+    full_refresh: bool = False,
+    dates: DateRange | None = None,
+) -> LayerResult:
+    """Process every bronze batch completed since the last silver run (with ``full_refresh``:
+    rebuild silver from all of bronze), then re-derive the ``dates`` asked for, if any."""
     started = time.monotonic()
     result = LayerResult(
         "silver", {"taken": 0, "added": 0, "quarantined": 0, "duplicates": 0, "warnings": 0}
@@ -102,8 +126,10 @@ def run(spark: SparkSession, config: LakehouseConfig, run_id: str) -> LayerResul
     for table in (*SILVER_TABLES, DQ_RULE_RESULTS):
         ensure_table(spark, table, table_location(config, table))
     batches_location = table_location(config, SILVER_BATCHES)
+    ledger = _bronze_batches(spark, config)
+    oldest_bronze = min(ledger, default=0)
     pending = [b for b in read_table(spark, batches_location).collect() if b["status"] == "pending"]
-    if pending:
+    if pending and not full_refresh:  # a rebuild supersedes it
         [row] = pending
         resumed = SilverBatch(
             row["silver_batch"],
@@ -111,55 +137,136 @@ def run(spark: SparkSession, config: LakehouseConfig, run_id: str) -> LayerResul
             row["bronze_batch_to"],
             row["run_id"],
             row["planned_at"],
+            rebuild=_starts_over(row["silver_batch"], row["bronze_batch_from"], oldest_bronze),
         )
         log.info(
             "resuming silver batch %d left pending by run %s", row["silver_batch"], row["run_id"]
         )
         _process(spark, config, resumed, result)
-    batch = _plan(spark, config, read_table(spark, batches_location).collect(), run_id)
+    batches = read_table(spark, batches_location).collect()
+    batch = _plan(spark, config, batches, ledger, run_id, full_refresh)
     if batch is None:
         log.info("no new bronze batches")
     else:
         _process(spark, config, batch, result)
+    if dates is not None:
+        reprocess(spark, config, run_id, dates, result)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _plan(
-    spark: SparkSession, config: LakehouseConfig, batches: list, run_id: str
-) -> SilverBatch | None:
-    done_to = max((b["bronze_batch_to"] for b in batches), default=0)
-    completed = (
+def reprocess(
+    spark: SparkSession, config: LakehouseConfig, run_id: str, dates: DateRange, result: LayerResult
+) -> None:
+    """Re-derive the silver rows of ``dates`` from every bronze row silver has taken, with the
+    rules as they are now, then recompute sessions and products from all events.
+
+    Each step replaces its data in one commit with a recomputation (``replaceWhere`` on the
+    dates; an overwrite for sessions and products), so a reprocess killed halfway is finished
+    by running it again. Bronze rows are matched on their raw ``event_time`` text, the same
+    way for the rows kept and the rows quarantined.
+    """
+    batches = read_table(spark, table_location(config, SILVER_BATCHES)).collect()
+    done_to = max((b["bronze_batch_to"] for b in batches if b["status"] == "done"), default=0)
+    log.info("reprocessing dates %s from bronze batches up to %d", dates, done_to)
+    bronze = (
+        read_table(spark, table_location(config, BRONZE_EVENTS))
+        .where(F.col("batch_id") <= done_to)
+        .where(dates.sql_on_text("event_time"))
+    )
+    suite = load_suite(ROW_SUITE)
+    broken = any_rule(suite.with_severity(Severity.DROP))
+    stamp = F.lit(run_id).alias("run_id")
+    flagged = flag_rules(bronze, list(suite.rules)).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        taken = failure_counts(flagged, list(suite.rules))["rows"]
+        replace_where(
+            quarantine_rows(flagged, broken).select("*", stamp),
+            table_location(config, SILVER_QUARANTINE),
+            dates.sql_on_text("event_time"),
+        )
+        replace_where(
+            dedupe_events(parse_events(flagged.where(~broken))).select("*", stamp),
+            table_location(config, SILVER_EVENTS),
+            dates.sql("event_date"),
+        )
+    finally:
+        flagged.unpersist()
+    events = read_table(spark, table_location(config, SILVER_EVENTS))
+    _overwrite(session_updates(events), config, SILVER_USER_SESSIONS)
+    _overwrite(product_updates(events), config, SILVER_PRODUCTS)
+    added = events.where(dates.sql("event_date")).count()
+    quarantined = (
+        read_table(spark, table_location(config, SILVER_QUARANTINE))
+        .where(dates.sql_on_text("event_time"))
+        .count()
+    )
+    counts = {"taken": taken, "added": added, "quarantined": quarantined}
+    counts["duplicates"] = taken - added - quarantined
+    for key, value in counts.items():
+        result.counts[key] += value
+    result.notes.append(
+        f"reprocessed {dates}: taken {taken:,} = kept {added:,} + quarantined {quarantined:,} "
+        f"+ duplicates {counts['duplicates']:,}"
+    )
+
+
+def _bronze_batches(spark: SparkSession, config: LakehouseConfig) -> dict[int, bool]:
+    """Bronze batch id -> completed (no file of it still pending), from the small ledger."""
+    rows = (
         read_table(spark, table_location(config, BRONZE_FILES))
         .groupBy("batch_id")
         .agg(F.max(F.col("status") == "pending").alias("open"))
         .collect()
     )
-    ready = sorted(r["batch_id"] for r in completed if not r["open"] and r["batch_id"] > done_to)
+    return {r["batch_id"]: not r["open"] for r in rows}
+
+
+def _starts_over(silver_batch: int, bronze_from: int, oldest_bronze: int) -> bool:
+    """Whether a batch rebuilds silver: it is not the first, yet starts at the oldest bronze
+    batch left (silver was refreshed, or bronze was rebuilt under it)."""
+    return silver_batch > 1 and bronze_from <= oldest_bronze
+
+
+def _plan(
+    spark: SparkSession,
+    config: LakehouseConfig,
+    batches: list,
+    ledger: dict[int, bool],
+    run_id: str,
+    full_refresh: bool = False,
+) -> SilverBatch | None:
+    oldest = min(ledger, default=0)
+    done_to = max((b["bronze_batch_to"] for b in batches), default=0)
+    if full_refresh:
+        done_to = min(done_to, oldest - 1)
     # Only a contiguous run of completed bronze batches: a pending one stops the range.
-    open_ids = {r["batch_id"] for r in completed if r["open"]}
     upto = done_to
-    for batch_id in ready:
-        if any(done_to < o < batch_id for o in open_ids):
+    for batch_id in sorted(b for b in ledger if b > done_to):
+        if not ledger[batch_id]:
             break
         upto = batch_id
     if upto == done_to:
         return None
+    silver_batch = max((b["silver_batch"] for b in batches), default=0) + 1
     batch = SilverBatch(
-        silver_batch=max((b["silver_batch"] for b in batches), default=0) + 1,
+        silver_batch=silver_batch,
         bronze_from=done_to + 1,
         bronze_to=upto,
         run_id=run_id,
         planned_at=utc_now(),
+        rebuild=_starts_over(silver_batch, done_to + 1, oldest),
     )
-    _batch_frame(spark, batch, "pending").write.format("delta").mode("append").save(
-        table_location(config, SILVER_BATCHES)
-    )
+    # A rebuild replaces the batch history with itself: later layers see silver start over.
+    _batch_frame(spark, batch, "pending").write.format("delta").mode(
+        "overwrite" if batch.rebuild else "append"
+    ).save(table_location(config, SILVER_BATCHES))
     log.info(
-        "planned silver batch %d: bronze batches %d..%d",
+        "planned silver batch %d: bronze batches %d..%d%s",
         batch.silver_batch,
         batch.bronze_from,
         batch.bronze_to,
+        " (rebuilds silver)" if batch.rebuild else "",
     )
     crash_point("silver.after_plan")
     return batch
@@ -194,6 +301,13 @@ def _process(
     warn_rules = row_suite.with_severity(Severity.WARN)
     where_batch = F.col("batch_id").between(batch.bronze_from, batch.bronze_to)
     bronze = read_table(spark, table_location(config, BRONZE_EVENTS)).where(where_batch)
+    if batch.rebuild:
+        log.info("silver batch %d rebuilds silver: emptying events and quarantine first",
+                 batch.silver_batch)  # fmt: skip
+        for table in (SILVER_EVENTS, SILVER_QUARANTINE):
+            empty_once(
+                spark, table, table_location(config, table), RESET_APP_ID, batch.silver_batch
+            )
 
     # 1. One pass: flag every row-level rule, count the failures.
     flagged = flag_rules(bronze, rules).persist(StorageLevel.MEMORY_AND_DISK)
@@ -221,9 +335,14 @@ def _process(
 
     # 2. Products and sessions from the rows this batch actually inserted.
     inserted = _batch_rows(spark, config, batch)
-    _merge_sessions(spark, config, session_updates(inserted), batch)
-    crash_point("silver.after_sessions")
-    _merge_products(spark, config, product_updates(inserted), batch)
+    if batch.rebuild:  # recomputations from every event: safe to repeat
+        _overwrite(session_updates(inserted), config, SILVER_USER_SESSIONS)
+        crash_point("silver.after_sessions")
+        _overwrite(product_updates(inserted), config, SILVER_PRODUCTS)
+    else:
+        _merge_sessions(spark, config, session_updates(inserted), batch)
+        crash_point("silver.after_sessions")
+        _merge_products(spark, config, product_updates(inserted), batch)
 
     # 3. Accounting, read back from the committed tables.
     added = inserted.count()
@@ -290,6 +409,12 @@ def _merge_events(
         target.alias("t").merge(
             new_events.alias("s"), condition
         ).whenNotMatchedInsertAll().execute()
+
+
+def _overwrite(rows: DataFrame, config: LakehouseConfig, table: Table) -> None:
+    rows.select(*table.column_names).write.format("delta").mode("overwrite").save(
+        table_location(config, table)
+    )
 
 
 def _merge_sessions(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from bronze import ingest
 from lakehouse.config import LakehouseConfig
-from lakehouse.delta_io import read_table, table_location, table_version
+from lakehouse.delta_io import ensure_table, read_table, table_location, table_version
 from lakehouse.generate import GenerateSpec, generate
 from lakehouse.runs import new_run_id
 from lakehouse.schema import HEADER, SOURCE_COLUMNS
@@ -198,6 +199,11 @@ def test_unreadable_binary_and_huge_files_never_stop_the_good_ones(spark, home):
     (landing / "image.csv").write_bytes(binary)
     long_line = GOOD.replace("xiaomi", "x" * 5_000_000)  # one 5 MB line
     (landing / "long-line.csv").write_text(f"{HEADER}\n{long_line}\n{GOOD}\n")
+    no_access = landing / "no-access.csv"
+    no_access.write_bytes(day)
+    no_access.chmod(0)
+    # root (as in CI) reads it anyway; anyone else cannot: both outcomes are checked
+    denied = not os.access(no_access, os.R_OK)
 
     result = run_bronze(spark, home)
 
@@ -208,10 +214,12 @@ def test_unreadable_binary_and_huge_files_never_stop_the_good_ones(spark, home):
         "not-gzip.csv.gz": "rejected",
         "image.csv": "rejected",
         "long-line.csv": "ingested",
+        "no-access.csv": "rejected" if denied else "ingested",
     }
     errors = dict(e.split(": ", 1) for e in result.errors)
-    assert set(errors) == {"truncated.csv.gz", "not-gzip.csv.gz", "image.csv"}
-    for name in ("truncated.csv.gz", "not-gzip.csv.gz"):
+    unreadable = {"truncated.csv.gz", "not-gzip.csv.gz"} | ({"no-access.csv"} if denied else set())
+    assert set(errors) == {*unreadable, "image.csv"}
+    for name in unreadable:
         assert errors[name].startswith("cannot be read ("), errors[name]
         assert files[name]["lines"] == files[name]["rows"] == 0
         assert "nothing was ingested" in files[name]["message"]
@@ -232,6 +240,30 @@ def test_unreadable_binary_and_huge_files_never_stop_the_good_ones(spark, home):
         assert entry["lines"] == entry["header_lines"] + entry["rows"] + entry["quarantined"]
     # a rejection is final: the next run neither re-reads nor re-reports these files
     assert run_bronze(spark, home).ok
+
+
+def test_a_file_that_vanishes_between_plan_and_read_is_reported(spark, home):
+    """Planned by a run that then died; deleted before the next run finished the batch."""
+    landing = Path(home.landing)
+    (landing / "kept.csv").write_text(f"{HEADER}\n{GOOD}\n")
+    (landing / "gone.csv").write_text(f"{HEADER}\n{GOOD2}\n")
+    for table in BRONZE_TABLES:
+        ensure_table(spark, table, table_location(home, table))
+    planned = ingest._plan_batch(spark, home, [], new_run_id(), 0.0)
+    assert planned is not None and planned.files == ("gone.csv", "kept.csv")
+    (landing / "gone.csv").unlink()
+
+    result = run_bronze(spark, home)  # finishes the pending batch
+
+    assert result.errors == [
+        "gone.csv: file disappeared from the landing folder before it was ingested"
+    ]
+    files = ledger(spark, home)
+    assert {n: (f["status"], f["lines"], f["rows"]) for n, f in files.items()} == {
+        "gone.csv": ("rejected", 0, 0),
+        "kept.csv": ("ingested", 2, 1),
+    }
+    assert bronze_rows(spark, home) == [(*GOOD.split(","), 2)]
 
 
 def _raw_quarantine(spark, config):

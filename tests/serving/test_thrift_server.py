@@ -19,7 +19,14 @@ from gold.dashboard import brands_sql, dashboard_queries
 from lakehouse.config import LakehouseConfig
 from lakehouse.delta_io import table_location
 from lakehouse.serving.views import sync_views
-from lakehouse.tables import GOLD_DAILY_BRAND_SALES, GOLD_KPI_SUMMARY, GOLD_TABLES, SERVED_TABLES
+from lakehouse.tables import (
+    DQ_RULE_RESULTS,
+    GOLD_DAILY_BRAND_SALES,
+    GOLD_KPI_SUMMARY,
+    GOLD_TABLES,
+    OPS_RUN_LOG,
+    SERVED_TABLES,
+)
 from tests.helpers import REES46, lakehouse_cmd, land, subprocess_env
 from tests.serving.clients import beeline, connect, get_columns, get_tables, query, running_server
 
@@ -86,6 +93,7 @@ class _Poller(threading.Thread):
         self.stop = threading.Event()
         self.seen: dict = {table: [] for table in PROBES}
         self.errors: list[str] = []
+        self.output = ""
 
     def run(self) -> None:
         connection = connect(self.server)
@@ -99,14 +107,19 @@ class _Poller(threading.Thread):
         connection.close()
 
 
-def _run_pipeline_while_polling(spark, config: LakehouseConfig, server) -> _Poller:
+def _run_pipeline_while_polling(
+    spark, config: LakehouseConfig, server, command: tuple[str, ...] = ("run",)
+) -> _Poller:
+    """Run ``lakehouse <command>`` while a client polls; every answer it got must be the
+    answer of a committed version."""
     poller = _Poller(server)
     poller.start()
     result = subprocess.run(
-        lakehouse_cmd("run", "--home", config.home, "-q"),
+        lakehouse_cmd(*command, "--home", config.home, "-q"),
         capture_output=True, text=True, timeout=1200,
         env=subprocess_env(LAKEHOUSE_DRIVER_MEMORY="2g"),
     )  # fmt: skip
+    poller.output = result.stdout
     time.sleep(3)  # a few polls after the last commit, once the server has seen every table
     poller.stop.set()
     poller.join(timeout=120)
@@ -237,3 +250,30 @@ def test_a_later_run_is_seen_without_restart_and_never_half_written(spark, serve
     after = _in_process(spark, config, PROBES[GOLD_KPI_SUMMARY])
     assert after != before
     assert _normalize([poller.seen[GOLD_KPI_SUMMARY][-1]]) == after
+
+
+def test_maintenance_while_a_client_polls(spark, served):
+    """``lakehouse maintain`` compacts and vacuums (default retention) every table while a
+    client keeps querying: no query fails, every answer is a committed state, no row changes."""
+    config, server = served
+    files = {t: _active_files(spark, config, t) for t in SERVED_TABLES}
+    before = {t: _all_rows(spark, config, t) for t in GOLD_TABLES}
+    poller = _run_pipeline_while_polling(spark, config, server, ("maintain",))
+    assert "vacuumed" in poller.output and "retention 168 h" in poller.output
+    assert {t: _all_rows(spark, config, t) for t in GOLD_TABLES} == before
+    after = {t: _active_files(spark, config, t) for t in SERVED_TABLES if t != OPS_RUN_LOG}
+    assert all(after[t] <= files[t] for t in after)
+    assert after[DQ_RULE_RESULTS] == 1 < files[DQ_RULE_RESULTS]  # appended once per batch
+    answers = query(connect(server), PROBES[GOLD_KPI_SUMMARY])
+    assert _normalize(answers) == _in_process(spark, config, PROBES[GOLD_KPI_SUMMARY])
+
+
+def _all_rows(spark, config: LakehouseConfig, table) -> list[tuple]:
+    return sorted(_in_process(spark, config, f"SELECT * FROM {table.name}"), key=repr)
+
+
+def _active_files(spark, config: LakehouseConfig, table) -> int:
+    from delta.tables import DeltaTable
+
+    location = table_location(config, table)
+    return DeltaTable.forPath(spark, location).detail().collect()[0]["numFiles"]

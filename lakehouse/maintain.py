@@ -1,0 +1,113 @@
+"""Table maintenance: compact small files, then vacuum the files no version within the retention
+period still needs.
+
+Both are safe while the Thrift server answers queries. Compaction (Delta ``OPTIMIZE``) commits a
+new version with the same rows (``dataChange = false``); a query keeps reading the version it
+started with. Vacuum deletes only files that stopped being part of the table more than
+``retain_hours`` ago, so a query (or a time-travel read) younger than that never loses a file.
+The CLI refuses a retention under :data:`MIN_RETAIN_HOURS`; the default keeps Delta's week.
+Maintenance holds the writer lock like a pipeline run, so no run writes files it could delete.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+
+from lakehouse.config import LakehouseConfig
+from lakehouse.delta_io import table_location
+from lakehouse.storage import has_delta_commits, list_files
+from lakehouse.tables import ALL_TABLES, Table
+
+log = logging.getLogger("lakehouse.maintain")
+
+DEFAULT_RETAIN_HOURS = 168.0
+"""Delta's own default: a week of time travel."""
+MIN_RETAIN_HOURS = 1.0
+"""Below this a long query or a run's files not yet committed could lose files."""
+LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
+
+
+@dataclass(frozen=True)
+class MaintainOptions:
+    retain_hours: float = DEFAULT_RETAIN_HOURS
+    compact: bool = True
+    vacuum: bool = True
+    tables: tuple[Table, ...] = ALL_TABLES
+
+
+@dataclass(frozen=True)
+class TableMaintenance:
+    """What maintenance did to one table."""
+
+    table: str
+    files_before: int
+    """Files of the current version before compaction."""
+    files_after: int
+    """... and after it."""
+    vacuumed_files: int
+    vacuumed_bytes: int
+    seconds: float
+
+    def summary_line(self) -> str:
+        return (
+            f"{self.table:<28} files {self.files_before:>5} -> {self.files_after:<5} "
+            f"vacuumed {self.vacuumed_files:>5} file(s), {self.vacuumed_bytes / 1e6:8.1f} MB "
+            f"({self.seconds:.1f} s)"
+        )
+
+
+def maintain(
+    spark: SparkSession, config: LakehouseConfig, options: MaintainOptions
+) -> list[TableMaintenance]:
+    """Compact and vacuum every existing table of ``options.tables``, one after the other."""
+    # Our own floor (MIN_RETAIN_HOURS, enforced by the CLI) replaces Delta's one-week check.
+    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    # Vacuum lists a table with this many tasks; Spark's default (10000) makes every vacuum of
+    # a small table take minutes on a small machine. A --conf given by the user wins.
+    if spark.conf.get(LISTING_PARALLELISM, "10000") == "10000":
+        cores = spark.sparkContext.defaultParallelism
+        spark.conf.set(LISTING_PARALLELISM, str(max(8, 4 * cores)))
+    done = []
+    for table in options.tables:
+        location = table_location(config, table)
+        if not has_delta_commits(spark, location):
+            continue
+        done.append(_maintain_table(spark, table, location, options))
+        log.info(done[-1].summary_line())
+    return done
+
+
+def _maintain_table(
+    spark: SparkSession, table: Table, location: str, options: MaintainOptions
+) -> TableMaintenance:
+    started = time.monotonic()
+    delta = DeltaTable.forPath(spark, location)
+    before = _active_files(delta)
+    if options.compact:
+        delta.optimize().executeCompaction()
+    after = _active_files(delta)
+    vacuumed_files = vacuumed_bytes = 0
+    if options.vacuum:
+        on_disk = _data_files(spark, location)
+        delta.vacuum(options.retain_hours)
+        left = {f.relative for f in _data_files(spark, location)}
+        gone = [f for f in on_disk if f.relative not in left]
+        vacuumed_files, vacuumed_bytes = len(gone), sum(f.size for f in gone)
+    return TableMaintenance(
+        table.name, before, after, vacuumed_files, vacuumed_bytes, time.monotonic() - started
+    )
+
+
+def _active_files(delta: DeltaTable) -> int:
+    return delta.detail().collect()[0]["numFiles"]
+
+
+def _data_files(spark: SparkSession, location: str) -> Sequence:
+    """Every data file under the table folder, current or not (``_delta_log`` excluded)."""
+    return list_files(spark, location, (".parquet",))
