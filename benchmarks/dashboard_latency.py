@@ -48,28 +48,18 @@ def _client(host: str, port: int, views: list, rounds: int, out: dict, errors: l
         errors.append(repr(error))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=10000)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--brands", type=int, default=5, help="top brands to pick (plus 'all')")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--json", type=Path, help="write the results here")
-    args = parser.parse_args()
-
-    with hive.connect(args.host, args.port, auth="NOSASL", database="gold") as connection:
+def measure(host: str, port: int, clients: int = 4, brands: int = 5, rounds: int = 3) -> dict:
+    """Run the clients at once; return p50 / p95 / max per panel and overall, and errors."""
+    with hive.connect(host, port, auth="NOSASL", database="gold") as connection:
         cursor = connection.cursor()
         cursor.execute(brands_sql())
-        brands = [row[0] for row in cursor.fetchall()][: args.brands]
-    views = [None, *brands]
-    results: list[dict] = [{} for _ in range(args.clients)]
+        top = [row[0] for row in cursor.fetchall()][:brands]
+    views = [None, *top]
+    results: list[dict] = [{} for _ in range(clients)]
     errors: list[str] = []
     threads = [
-        threading.Thread(
-            target=_client, args=(args.host, args.port, views, args.rounds, results[i], errors)
-        )
-        for i in range(args.clients)
+        threading.Thread(target=_client, args=(host, port, views, rounds, results[i], errors))
+        for i in range(clients)
     ]
     started = time.perf_counter()
     for thread in threads:
@@ -83,11 +73,11 @@ def main() -> int:
         for panel, values in result.items():
             panels.setdefault(panel, []).extend(values)
     everything = [v for values in panels.values() for v in values]
-    summary = {
+    return {
         "machine": f"{platform.node()} {platform.machine()} cpus={os.cpu_count()}",
-        "clients": args.clients,
+        "clients": clients,
         "views": len(views),
-        "rounds": args.rounds,
+        "rounds": rounds,
         "wall_seconds": round(wall, 2),
         "errors": errors,
         "panels": {
@@ -101,17 +91,34 @@ def main() -> int:
             if values
         },
     }
-    print(f"{'panel':<18} {'n':>5} {'p50 s':>7} {'p95 s':>7} {'max s':>7}")
+
+
+def render(summary: dict) -> list[str]:
+    lines = [f"{'panel':<18} {'n':>5} {'p50 s':>7} {'p95 s':>7} {'max s':>7}"]
     for panel, figures in summary["panels"].items():
-        print(
+        lines.append(
             f"{panel:<18} {figures['n']:>5} {figures['p50']:>7.3f} {figures['p95']:>7.3f} "
             f"{figures['max']:>7.3f}"
         )
-    if errors:
-        print(f"{len(errors)} client error(s): {errors[0]}")
+    if summary["errors"]:
+        lines.append(f"{len(summary['errors'])} client error(s): {summary['errors'][0]}")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=10000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--brands", type=int, default=5, help="top brands to pick (plus 'all')")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+    summary = measure(args.host, args.port, args.clients, args.brands, args.rounds)
+    print("\n".join(render(summary)))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2))
-    return 1 if errors else 0
+    return 1 if summary["errors"] else 0
 
 
 if __name__ == "__main__":
