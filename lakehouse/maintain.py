@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from delta.tables import DeltaTable
@@ -21,7 +20,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse.config import LakehouseConfig
 from lakehouse.delta_io import table_location
-from lakehouse.storage import has_delta_commits, list_files
+from lakehouse.storage import FileInfo, has_delta_commits, list_files
 from lakehouse.tables import ALL_TABLES, Table
 
 log = logging.getLogger("lakehouse.maintain")
@@ -108,6 +107,6 @@ def _active_files(delta: DeltaTable) -> int:
     return delta.detail().collect()[0]["numFiles"]
 
 
-def _data_files(spark: SparkSession, location: str) -> Sequence:
+def _data_files(spark: SparkSession, location: str) -> list[FileInfo]:
     """Every data file under the table folder, current or not (``_delta_log`` excluded)."""
     return list_files(spark, location, (".parquet",))
