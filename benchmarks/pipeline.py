@@ -219,6 +219,11 @@ def main() -> int:
     parser.add_argument("--skip-dashboard", action="store_true")
     parser.add_argument("--driver-memory", default="8g", help="LAKEHOUSE_DRIVER_MEMORY (8g)")
     parser.add_argument("--json", type=Path, help="write the result here")
+    parser.add_argument(
+        "--event-log", type=Path, metavar="DIR",
+        help="write the full and incremental runs' Spark event logs under DIR/<phase> "
+        "(read them with benchmarks/event_log.py)",
+    )  # fmt: skip
     parser.add_argument("--phase", choices=["floor"], help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -236,6 +241,16 @@ def main() -> int:
     shutil.rmtree(work / "floor", ignore_errors=True)
     cli = [sys.executable, "-m", "lakehouse.cli"]
 
+    def run_args(phase: str) -> list[str]:
+        command = [*cli, "run", "--home", str(home), "-q"]
+        if args.event_log:
+            log_dir = (args.event_log / phase).resolve()
+            log_dir.mkdir(parents=True, exist_ok=True)
+            command += ["--conf", "spark.eventLog.enabled=true",
+                        "--conf", f"spark.eventLog.dir={log_dir}",
+                        "--conf", "spark.eventLog.compress=false"]  # fmt: skip
+        return command
+
     floor = run_measured(
         "floor",
         [sys.executable, __file__, "--phase", "floor", "--source", str(base),
@@ -243,10 +258,10 @@ def main() -> int:
         env,
     )  # fmt: skip
     link_files(base, home / "landing")
-    full = run_measured("full", [*cli, "run", "--home", str(home), "-q"], env)
+    full = run_measured("full", run_args("full"), env)
     full.details["layers"] = layer_figures(str(home), env, cores)
     link_files(extra, home / "landing")
-    incremental = run_measured("incremental", [*cli, "run", "--home", str(home), "-q"], env)
+    incremental = run_measured("incremental", run_args("incremental"), env)
     incremental.details["layers"] = layer_figures(str(home), env, cores)
     dashboard = None if args.skip_dashboard else dashboard_phase(str(home), env, args.clients)
 

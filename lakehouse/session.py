@@ -36,6 +36,8 @@ LOCAL_CONF: dict[str, str] = {
     # Defaults for one machine; a cluster run (spark-submit --master ...) keeps Spark's own.
     "spark.sql.shuffle.partitions": "8",
     "spark.databricks.delta.snapshotPartitions": "2",
+    # 128 MB splits leave a core idle on few cores (325 MB of bronze = 3 tasks for 2 cores).
+    "spark.sql.files.maxPartitionBytes": "64m",
     # Short batch runs on few cores spend much of their time in the JIT: C1 only halves the
     # start-up cost of Delta's first queries.
     "spark.driver.extraJavaOptions": (
