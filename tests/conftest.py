@@ -8,6 +8,7 @@ import pytest
 
 from lakehouse.config import LakehouseConfig, SparkSettings
 from lakehouse.session import get_spark
+from tests.clean_build import CleanBuild, build_clean
 from tests.helpers import REES46
 
 TEST_CONF = {
@@ -39,3 +40,10 @@ def home(tmp_path: Path) -> LakehouseConfig:
 @pytest.fixture(scope="session")
 def rees46() -> Path:
     return REES46
+
+
+@pytest.fixture(scope="session")
+def clean_build(spark, tmp_path_factory) -> CleanBuild:
+    """A home built clean from real files and a bad one (all layers, one run), and its tables.
+    Tests may damage and repair the home; ``tables`` and ``ledger`` are those of the build."""
+    return build_clean(spark, tmp_path_factory.mktemp("clean-build"))

@@ -23,64 +23,20 @@ from lakehouse.config import LakehouseConfig
 from lakehouse.dates import DateRange
 from lakehouse.delta_io import read_table, table_location
 from lakehouse.maintain import MaintainOptions, maintain
-from lakehouse.pipeline import LAYERS, RunOptions, run_layers
-from lakehouse.runs import new_run_id
 from lakehouse.tables import (
     BRONZE_EVENTS,
-    BRONZE_FILES,
-    BRONZE_QUARANTINE,
-    GOLD_BATCHES,
     GOLD_DAILY_BRAND_SALES,
-    GOLD_TABLES,
     OPS_RUN_LOG,
-    SILVER_BATCHES,
     SILVER_EVENTS,
-    SILVER_TABLES,
     Table,
 )
+from tests.clean_build import FIRST, LATE, ledger, run, snapshot
 from tests.gold.test_gold import check_against_oracle
-from tests.helpers import REES46, REPO, lakehouse_cmd, land, subprocess_env
+from tests.helpers import REPO, lakehouse_cmd, subprocess_env
 
 pytestmark = pytest.mark.slow
 
-FIRST = REES46 / "2019-Oct-head5k.csv"
-LATE = REES46 / "2019-Nov-head683-noheader.csv"
-BOOKKEEPING = {SILVER_BATCHES, GOLD_BATCHES}
-RUN_COLUMNS = {"batch_id", "run_id", "ingested_at", "bronze_batch"}
-"""Which batch or run wrote a row: differs between a rebuild and a clean build, by design."""
 DAY = date(2019, 10, 1)
-
-
-def _new_home(tmp_path: Path) -> LakehouseConfig:
-    config = LakehouseConfig.create(str(tmp_path / "home"))
-    Path(config.landing).mkdir(parents=True)
-    return config
-
-
-def _bad_file(tmp_path: Path) -> Path:
-    bad = tmp_path / "bad-header.csv"
-    bad.write_text("time,type,product\n2019-11-01 00:00:00 UTC,view,1\n")
-    return bad
-
-
-def _run(spark, config, layers=tuple(LAYERS), **options):
-    return run_layers(spark, config, list(layers), new_run_id(), RunOptions(**options))
-
-
-def _snapshot(spark, config: LakehouseConfig) -> dict[str, list[tuple]]:
-    """Every data table's rows, without the columns naming the batch or run that wrote them."""
-    tables: tuple[Table, ...] = (BRONZE_EVENTS, BRONZE_QUARANTINE, *SILVER_TABLES, *GOLD_TABLES)
-    out = {}
-    for table in (t for t in tables if t not in BOOKKEEPING):
-        columns = [c for c in table.column_names if c not in RUN_COLUMNS]
-        rows = read_table(spark, table_location(config, table)).select(*columns).collect()
-        out[table.name] = sorted((tuple(r) for r in rows), key=repr)
-    return out
-
-
-def _ledger(spark, config) -> dict[str, tuple]:
-    rows = read_table(spark, table_location(config, BRONZE_FILES)).collect()
-    return {r["source_file"]: (r["status"], r["lines"], r["rows"], r["quarantined"]) for r in rows}
 
 
 def _delete(spark, config: LakehouseConfig, table: Table, condition) -> None:
@@ -103,78 +59,67 @@ def _killed_run(config: LakehouseConfig, point: str, *args: str) -> None:
     assert killed.returncode == -9, killed.stdout[-2000:] + killed.stderr[-2000:]
 
 
-@pytest.fixture(scope="module")
-def built(spark, tmp_path_factory):
-    """A clean build (all files, one run) and its tables: what every repair must give back.
-    Every test damages the home, repairs it and leaves it equal to the clean build again."""
-    tmp_path = tmp_path_factory.mktemp("built")
-    config = _new_home(tmp_path)
-    land(config, FIRST, LATE, _bad_file(tmp_path))
-    _run(spark, config)
-    return config, _snapshot(spark, config), _ledger(spark, config)
-
-
-def test_full_refresh_killed_then_a_plain_run_equals_a_clean_build(spark, built):
+def test_full_refresh_killed_then_a_plain_run_equals_a_clean_build(spark, clean_build):
     """Damage in every layer; ``run --full-refresh`` is SIGKILLed after bronze wrote its rows;
     the next plain run finishes the rebuild without emptying what it wrote, and silver and gold
     rebuild because bronze did."""
-    config, expected, ledger = built
+    config, expected = clean_build.config, clean_build.tables
     for table in (BRONZE_EVENTS, SILVER_EVENTS):
         _delete(spark, config, table, F.col("source_file") == FIRST.name)
     _stray_gold_row(spark, config)
-    assert _snapshot(spark, config) != expected
+    assert snapshot(spark, config) != expected
     _killed_run(config, "bronze.after_events", "--full-refresh")
-    _run(spark, config)
-    assert _snapshot(spark, config) == expected
-    assert _ledger(spark, config) == ledger  # every file once, with the same counts
+    run(spark, config)
+    assert snapshot(spark, config) == expected
+    assert ledger(spark, config) == clean_build.ledger  # every file once, with the same counts
     check_against_oracle(spark, config, [FIRST, LATE])
 
 
-def test_silver_full_refresh_killed_then_gold_rebuilds_too(spark, built):
-    config, expected, _ = built
+def test_silver_full_refresh_killed_then_gold_rebuilds_too(spark, clean_build):
+    config, expected = clean_build.config, clean_build.tables
     _delete(spark, config, SILVER_EVENTS, F.col("source_file") == LATE.name)
     _stray_gold_row(spark, config)
     _killed_run(config, "silver.after_events", "--layers", "silver", "--full-refresh")
-    _run(spark, config, ["silver"])  # finishes the rebuild
-    assert _snapshot(spark, config)[SILVER_EVENTS.name] == expected[SILVER_EVENTS.name]
-    _run(spark, config, ["gold"])  # a plain gold run: silver started over, so does gold
-    assert _snapshot(spark, config) == expected
+    run(spark, config, ["silver"])  # finishes the rebuild
+    assert snapshot(spark, config)[SILVER_EVENTS.name] == expected[SILVER_EVENTS.name]
+    run(spark, config, ["gold"])  # a plain gold run: silver started over, so does gold
+    assert snapshot(spark, config) == expected
 
 
-def test_reprocessing_a_date_re_derives_it_in_silver_and_gold(spark, built):
-    config, expected, _ = built
+def test_reprocessing_a_date_re_derives_it_in_silver_and_gold(spark, clean_build):
+    config, expected = clean_build.config, clean_build.tables
     _delete(spark, config, SILVER_EVENTS, F.col("event_date") == DAY)
     _delete(spark, config, GOLD_DAILY_BRAND_SALES, F.col("event_date") == DAY)
-    assert _snapshot(spark, config) != expected
-    [silver, gold] = _run(spark, config, ["silver", "gold"], dates=DateRange(DAY, DAY))
+    assert snapshot(spark, config) != expected
+    [silver, gold] = run(spark, config, ["silver", "gold"], dates=DateRange(DAY, DAY))
     assert (
         silver.counts["taken"]
         == silver.counts["added"] + silver.counts["quarantined"] + (silver.counts["duplicates"])
     )
     assert gold.counts["dates"] == 1
-    assert _snapshot(spark, config) == expected
+    assert snapshot(spark, config) == expected
 
 
-def test_full_refresh_refuses_to_drop_rows_of_files_gone_from_landing(spark, built):
-    config, expected, _ = built
+def test_full_refresh_refuses_to_drop_rows_of_files_gone_from_landing(spark, clean_build):
+    config, expected = clean_build.config, clean_build.tables
     moved = Path(config.landing) / LATE.name
     moved.rename(moved.with_suffix(".away"))
     try:
         with pytest.raises(RuntimeError, match=f"no longer in .*{LATE.name}"):
-            _run(spark, config, ["bronze"], full_refresh=True)
+            run(spark, config, ["bronze"], full_refresh=True)
     finally:
         moved.with_suffix(".away").rename(moved)
-    assert _snapshot(spark, config) == expected
+    assert snapshot(spark, config) == expected
 
 
-def test_maintain_compacts_and_vacuums_without_changing_a_row(spark, built):
-    config, expected, _ = built
+def test_maintain_compacts_and_vacuums_without_changing_a_row(spark, clean_build):
+    config, expected = clean_build.config, clean_build.tables
     report = {t.table: t for t in maintain(spark, config, MaintainOptions(retain_hours=0.0))}
     run_log = report[OPS_RUN_LOG.name]  # one small file per layer per run
     assert run_log.files_after == 1 < run_log.files_before
     # files replaced by earlier commits (a batch ledger's pending row, a rebuild) are gone
     assert sum(t.vacuumed_files for t in report.values()) > 0
-    assert _snapshot(spark, config) == expected
+    assert snapshot(spark, config) == expected
 
 
 def test_maintain_refuses_an_unsafe_retention(tmp_path):
