@@ -20,7 +20,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +29,8 @@ from lakehouse.config import HOME_ENV, LakehouseConfig, SparkSettings
 from lakehouse.dates import DateRange
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from lakehouse.serving.server import ServeOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_BUSY = 0, 1, 2, 3, 4
@@ -394,11 +396,29 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_pipeline(args: argparse.Namespace, config: LakehouseConfig, layers: list[str]) -> int:
-    from lakehouse.lock import HomeBusy, writer_lock
-    from lakehouse.pipeline import RunOptions, record_interrupted, run_layers
-    from lakehouse.runs import new_run_id
+@contextlib.contextmanager
+def _writing(
+    args: argparse.Namespace, config: LakehouseConfig, run_id: str
+) -> Iterator[SparkSession]:
+    """Hold the home's writer lock (waiting up to ``--wait``) and give the Spark session; a run
+    found killed (it never released the lock) is logged as interrupted first.
+
+    Raises ``HomeBusy`` (exit code 4, reported by :func:`main`) if another run keeps the lock.
+    """
+    from lakehouse.lock import writer_lock
+    from lakehouse.pipeline import record_interrupted
     from lakehouse.session import get_spark
+
+    with writer_lock(config, run_id, args.wait) as killed:
+        spark = get_spark(SparkSettings(master=args.master, conf=dict(args.conf)))
+        if killed is not None:
+            record_interrupted(spark, config, killed.run_id)
+        yield spark
+
+
+def _run_pipeline(args: argparse.Namespace, config: LakehouseConfig, layers: list[str]) -> int:
+    from lakehouse.pipeline import RunOptions, run_layers
+    from lakehouse.runs import new_run_id
 
     run_id = new_run_id()
     started = time.monotonic()
@@ -407,15 +427,8 @@ def _run_pipeline(args: argparse.Namespace, config: LakehouseConfig, layers: lis
         full_refresh=getattr(args, "full_refresh", False),
         dates=getattr(args, "dates", None),
     )
-    try:
-        with writer_lock(config, run_id, getattr(args, "wait", 0.0)) as killed:
-            spark = get_spark(SparkSettings(master=args.master, conf=dict(args.conf)))
-            if killed is not None:
-                record_interrupted(spark, config, killed.run_id)
-            results = run_layers(spark, config, layers, run_id, options)
-    except HomeBusy as busy:
-        print(f"lakehouse {args.command}: {busy}", file=sys.stderr)
-        return EXIT_BUSY
+    with _writing(args, config, run_id) as spark:
+        results = run_layers(spark, config, layers, run_id, options)
     print(f"run {run_id}  home {config.home}")
     for result in results:
         print("  " + result.summary_line())
@@ -619,11 +632,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_maintain(args: argparse.Namespace) -> int:
-    from lakehouse.lock import HomeBusy, writer_lock
     from lakehouse.maintain import MIN_RETAIN_HOURS, MaintainOptions, maintain
     from lakehouse.runlog import SUCCEEDED, RunLogEntry, append_entries
     from lakehouse.runs import new_run_id, utc_now
-    from lakehouse.session import get_spark
     from lakehouse.tables import ALL_TABLES
 
     if args.retain_hours < MIN_RETAIN_HOURS:
@@ -642,25 +653,20 @@ def _cmd_maintain(args: argparse.Namespace) -> int:
         tables=tuple(t for t in ALL_TABLES if args.tables is None or t.name in args.tables),
     )
     run_id, started, clock = new_run_id(), utc_now(), time.monotonic()
-    try:
-        with writer_lock(config, run_id, args.wait):
-            spark = get_spark(SparkSettings(master=args.master, conf=dict(args.conf)))
-            done = maintain(spark, config, options)
-            counts = {
-                "tables": len(done),
-                "files_before": sum(t.files_before for t in done),
-                "files_after": sum(t.files_after for t in done),
-                "vacuumed_files": sum(t.vacuumed_files for t in done),
-                "vacuumed_bytes": sum(t.vacuumed_bytes for t in done),
-            }
-            seconds = time.monotonic() - clock
-            append_entries(spark, config, RunLogEntry(
-                run_id, "maintain", SUCCEEDED, started, utc_now(), seconds=round(seconds, 3),
-                counts=", ".join(f"{k}={v}" for k, v in counts.items()),
-            ))  # fmt: skip
-    except HomeBusy as busy:
-        print(f"lakehouse maintain: {busy}", file=sys.stderr)
-        return EXIT_BUSY
+    with _writing(args, config, run_id) as spark:
+        done = maintain(spark, config, options)
+        counts = {
+            "tables": len(done),
+            "files_before": sum(t.files_before for t in done),
+            "files_after": sum(t.files_after for t in done),
+            "vacuumed_files": sum(t.vacuumed_files for t in done),
+            "vacuumed_bytes": sum(t.vacuumed_bytes for t in done),
+        }
+        seconds = time.monotonic() - clock
+        append_entries(spark, config, RunLogEntry(
+            run_id, "maintain", SUCCEEDED, started, utc_now(), seconds=round(seconds, 3),
+            counts=", ".join(f"{k}={v}" for k, v in counts.items()),
+        ))  # fmt: skip
     print(f"maintain {run_id}  home {config.home}  retention {args.retain_hours:g} h")
     for table in done:
         print("  " + table.summary_line())
@@ -689,8 +695,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.quiet)
+    from lakehouse.lock import HomeBusy
+
     try:
         return COMMANDS[args.command](args)
+    except HomeBusy as busy:
+        print(f"lakehouse {args.command}: {busy}", file=sys.stderr)
+        return EXIT_BUSY
     except KeyboardInterrupt:
         print("interrupted; run the same command again to finish", file=sys.stderr)
         return EXIT_FAILED
