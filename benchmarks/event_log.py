@@ -16,7 +16,7 @@ import argparse
 import json
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -30,7 +30,6 @@ class Execution:
     tasks: int = 0
     task_ms: int = 0
     call_site: str = ""
-    stages: set[int] = field(default_factory=set)
 
     @property
     def seconds(self) -> float:

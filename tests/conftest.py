@@ -8,7 +8,7 @@ import pytest
 
 from lakehouse.config import LakehouseConfig, SparkSettings
 from lakehouse.session import get_spark
-from tests.clean_build import CleanBuild, build_clean
+from tests.clean_build import CleanBuild, build_clean, new_home
 from tests.helpers import REES46
 
 TEST_CONF = {
@@ -32,9 +32,7 @@ def spark():
 @pytest.fixture
 def home(tmp_path: Path) -> LakehouseConfig:
     """A fresh, empty lakehouse home with its landing folder."""
-    config = LakehouseConfig.create(str(tmp_path / "home"))
-    Path(config.landing).mkdir(parents=True)
-    return config
+    return new_home(tmp_path)
 
 
 @pytest.fixture(scope="session")

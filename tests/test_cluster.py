@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest
 from lakehouse.session import DELTA_PACKAGE
 from tests.clean_build import ledger, new_home, snapshot
 from tests.helpers import REPO, land, subprocess_env
+from tests.serving.clients import free_port
 
 CLUSTER_ENV = "LAKEHOUSE_CLUSTER_TEST"
 pytestmark = [
@@ -38,12 +38,6 @@ pytestmark = [
 
 SPARK_BIN = Path(pyspark.__file__).parent / "bin"
 WORKERS = 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _master_state(ui_port: int) -> dict:
@@ -66,13 +60,13 @@ def _daemon(stack: ExitStack, log: Path, *args: str) -> None:
 def cluster(tmp_path_factory) -> Iterator[tuple[str, int]]:
     """``(master URL, master web UI port)`` of a master and two workers on loopback."""
     root = tmp_path_factory.mktemp("cluster")
-    port, ui_port = _free_port(), _free_port()
+    port, ui_port = free_port(), free_port()
     url = f"spark://127.0.0.1:{port}"
     with ExitStack() as stack:
         master = ["--host", "127.0.0.1", "--port", str(port), "--webui-port", str(ui_port)]
         _daemon(stack, root / "master.log", "org.apache.spark.deploy.master.Master", *master)
         for n in range(WORKERS):
-            work_dir, worker_ui = str(root / f"work-{n}"), str(_free_port())
+            work_dir, worker_ui = str(root / f"work-{n}"), str(free_port())
             worker = [url, "--host", "127.0.0.1", "--cores", "1", "--memory", "2g",
                       "--webui-port", worker_ui, "--work-dir", work_dir]  # fmt: skip
             _daemon(
