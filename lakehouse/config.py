@@ -12,6 +12,8 @@ from pathlib import Path
 
 DEFAULT_HOME = "lakehouse-home"
 HOME_ENV = "LAKEHOUSE_HOME"
+DEFAULT_REPORT_ROWS = 1_000_000
+REPORT_ROWS_ENV = "LAKEHOUSE_REPORT_ROWS"
 
 
 def _is_uri(path: str) -> bool:
@@ -50,15 +52,20 @@ class LakehouseConfig:
 
     home: str
     landing: str
+    report_rows: int = DEFAULT_REPORT_ROWS
+    """great-expectations validates at most about this many rows of a silver batch for the
+    report (a seeded sample above it); Spark enforces every rule on every row regardless."""
 
     @classmethod
     def create(cls, home: str | None = None, landing: str | None = None) -> LakehouseConfig:
-        """Resolve ``home`` (argument, else ``$LAKEHOUSE_HOME``, else ./lakehouse-home)."""
+        """Resolve ``home`` (argument, else ``$LAKEHOUSE_HOME``, else ./lakehouse-home) and
+        ``report_rows`` (``$LAKEHOUSE_REPORT_ROWS``, else 1,000,000)."""
         resolved_home = normalize_location(home or os.environ.get(HOME_ENV) or DEFAULT_HOME)
         resolved_landing = (
             normalize_location(landing) if landing else join_location(resolved_home, "landing")
         )
-        return cls(home=resolved_home, landing=resolved_landing)
+        report_rows = int(os.environ.get(REPORT_ROWS_ENV) or DEFAULT_REPORT_ROWS)
+        return cls(home=resolved_home, landing=resolved_landing, report_rows=report_rows)
 
     def location(self, relative: str) -> str:
         """Absolute location of something stored under home, e.g. ``bronze/events``."""

@@ -28,7 +28,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars from GX in job logs
+os.environ.setdefault("TQDM_DISABLE", "1")  # GX's own bars are switched off in validate_with_gx
 
 EXPECTATIONS_DIR = Path(
     os.environ.get("LAKEHOUSE_EXPECTATIONS", Path(__file__).resolve().parents[1] / "expectations")
@@ -196,11 +196,21 @@ def missing_keys(keys: DataFrame, reference: DataFrame, column: str) -> tuple[in
     return distinct.count(), absent.count()
 
 
+def bounded_sample(df: DataFrame, rows: int, limit: int, seed: int) -> DataFrame:
+    """``df`` itself when it has at most ``limit`` of its ``rows``, else a seeded Bernoulli
+    sample of about ``limit`` rows (drawn from every file and date, not just the first)."""
+    if rows <= limit:
+        return df
+    return df.sample(fraction=limit / rows, seed=seed)
+
+
 @dataclass(frozen=True)
 class GxOutcome:
     success: bool
     failures: dict[str, int]
     """unexpected_count per rule id, as great-expectations reports it."""
+    evaluated: dict[str, int]
+    """element_count per rule id: the rows great-expectations looked at."""
     result: dict[str, Any]
     """The full validation result (JSON-serialisable)."""
     data_docs: str | None
@@ -213,12 +223,15 @@ def validate_with_gx(
     ``gx_root``, and return the per-rule failure counts."""
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
 
     gx_root.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(gx_root))
+    # GX 1.24 ignores TQDM_DISABLE: its "Calculating Metrics" bars would reach stderr
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_or_update_spark(name="lakehouse")
     name = suite.name
     try:
@@ -259,10 +272,15 @@ def validate_with_gx(
         r.expectation_config.meta["rule_id"]: int(r.result.get("unexpected_count") or 0)
         for r in validation.results
     }
+    evaluated = {
+        r.expectation_config.meta["rule_id"]: int(r.result.get("element_count") or 0)
+        for r in validation.results
+    }
     docs = gx_root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     return GxOutcome(
         success=bool(validation.success),
         failures=failures,
+        evaluated=evaluated,
         result=validation.to_json_dict(),
         data_docs=str(docs) if docs.exists() else None,
     )

@@ -58,6 +58,7 @@ from lakehouse.quality import (
     Severity,
     Suite,
     any_rule,
+    bounded_sample,
     duplicated_rows,
     failure_counts,
     flag_rules,
@@ -492,11 +493,24 @@ def _report(
     reports: dict[str, dict] = {}
     if gx_root is not None:
         run_name = f"{batch.run_id}-silver-{batch.silver_batch}"
-        outcome = validate_with_gx(bronze, row_suite, list(row_suite.rules), gx_root, run_name)
+        rows_taken = spark_counts["rows"]
+        sample = bounded_sample(
+            bronze, rows_taken, config.report_rows, seed=batch.silver_batch
+        ).persist(StorageLevel.MEMORY_AND_DISK)  # GX scans it several times
+        try:
+            outcome = validate_with_gx(sample, row_suite, list(row_suite.rules), gx_root, run_name)
+        finally:
+            sample.unpersist()
         reports[row_suite.name] = outcome.result
         for rule in row_suite.rules:
             failed = outcome.failures.get(rule.rule_id, 0)
-            record(row_suite.name, rule, "great_expectations", spark_counts["rows"], failed)
+            evaluated = outcome.evaluated.get(rule.rule_id, rows_taken)
+            record(row_suite.name, rule, "great_expectations", evaluated, failed)
+        if rows_taken > config.report_rows:
+            result.notes.append(
+                f"great-expectations report on a sample of {max(outcome.evaluated.values()):,} "
+                f"of {rows_taken:,} rows (LAKEHOUSE_REPORT_ROWS); Spark checked every row"
+            )
         if outcome.data_docs:
             result.notes.append(f"data docs: {outcome.data_docs}")
 

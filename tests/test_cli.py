@@ -52,6 +52,7 @@ def test_demo_runs_end_to_end_and_rerun_is_a_no_op(tmp_path):
     assert "bronze  ok          files 2, lines 5,002, rows 5,000, quarantined 0" in first.stdout
     assert "silver  ok          taken 5,000, added " in first.stdout
     assert "data docs: " in first.stdout and "rules broken: " in first.stdout
+    assert "Calculating Metrics" not in first.stderr  # no GX progress bars in the job's log
     assert "gold    ok          dates 2" in first.stdout
     assert "top 10 brands by revenue:" in first.stdout
     assert "top 10 products by revenue:" in first.stdout

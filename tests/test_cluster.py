@@ -9,7 +9,6 @@ executors' Python workers). Every table must equal the in-process local build of
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -26,15 +25,7 @@ from tests.clean_build import ledger, new_home, snapshot
 from tests.helpers import REPO, land, subprocess_env
 from tests.serving.clients import free_port
 
-CLUSTER_ENV = "LAKEHOUSE_CLUSTER_TEST"
-pytestmark = [
-    pytest.mark.slow,
-    # ~10 minutes on 2 cores (every small Delta query becomes executor tasks over RPC): kept out
-    # of the default run until the suite leaves room for it in CI's 90 minutes.
-    pytest.mark.skipif(
-        not os.environ.get(CLUSTER_ENV), reason=f"set {CLUSTER_ENV}=1 to run (about 10 min)"
-    ),
-]
+pytestmark = pytest.mark.slow
 
 SPARK_BIN = Path(pyspark.__file__).parent / "bin"
 WORKERS = 2

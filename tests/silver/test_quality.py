@@ -111,5 +111,6 @@ def test_one_pass_counts_equal_great_expectations(spark, tmp_path):
     gx = validate_with_gx(frame, SUITE, rules, tmp_path / "dq", "parity")
     assert ours["rows"] == len(rows)
     assert {r.rule_id: ours[r.rule_id] for r in rules} == gx.failures
+    assert gx.evaluated == {r.rule_id: len(rows) for r in rules}
     assert all(count > 0 for count in gx.failures.values())
     assert gx.data_docs and gx.data_docs.endswith("index.html")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -174,10 +175,13 @@ def test_batches_and_quality_results_are_recorded(spark, real):
     for r in rows:
         assert r["rows_taken"] == r["rows_added"] + r["rows_quarantined"] + r["duplicates_dropped"]
     dq = read_table(spark, table_location(config, DQ_RULE_RESULTS)).where("batch = 1")
-    by_engine = {}
+    by_engine, evaluated = {}, {}
     for r in dq.collect():
         by_engine.setdefault(r["engine"], {})[r["rule_id"]] = r["failed_rows"]
+        evaluated.setdefault(r["engine"], set()).add(r["rows_evaluated"])
     assert set(by_engine) == {"spark", "great_expectations"}
+    # a batch under LAKEHOUSE_REPORT_ROWS: great-expectations looked at every row
+    assert evaluated["great_expectations"] == {run1.counts["taken"]}
     row_rules = set(by_engine["great_expectations"])
     assert {k: by_engine["spark"][k] for k in row_rules} == by_engine["great_expectations"]
     assert by_engine["spark"]["products_unique"] == 0
@@ -231,6 +235,22 @@ def test_bad_values_quarantined_with_every_rule_id(spark, home):
     }
     assert {r["source_file"] for r in q} == {"bad.csv"}
     assert all(r["run_id"] for r in q)
+
+
+def test_great_expectations_reports_on_a_bounded_sample(spark, home):
+    """Above ``report_rows`` GX validates a sample; Spark still enforces every row."""
+    generate(GenerateSpec(rows=2_000, days=2, seed=8), Path(home.landing))
+    _, result = run_both(spark, replace(home, report_rows=500))
+    assert result.counts["taken"] == 2_000
+    assert any("sample of" in note for note in result.notes)
+    dq = read_table(spark, table_location(home, DQ_RULE_RESULTS)).collect()
+    gx = {r["rule_id"]: r for r in dq if r["engine"] == "great_expectations"}
+    spark_rows = {r["rule_id"]: r for r in dq if r["engine"] == "spark"}
+    assert gx and {r["rows_evaluated"] for r in spark_rows.values()} >= {2_000}
+    sampled = {r["rows_evaluated"] for r in gx.values()}
+    assert len(sampled) == 1 and 300 < sampled.pop() < 700  # ~500: a Bernoulli sample
+    for rule_id, row in gx.items():
+        assert row["failed_rows"] <= spark_rows[rule_id]["failed_rows"]
 
 
 _WARN = {"brand_present", "category_code_present", "user_session_present", "price_not_zero"}
