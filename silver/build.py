@@ -327,8 +327,9 @@ def _process(
         )
         crash_point("silver.after_quarantine")
 
-        new_events = dedupe_events(parse_events(flagged.where(~broken)))
-        dates = [r[0] for r in new_events.select("event_date").distinct().collect()]
+        parsed = parse_events(flagged.where(~broken))
+        dates = [r[0] for r in parsed.select("event_date").distinct().collect()]
+        new_events = dedupe_events(parsed)
         _merge_events(spark, config, new_events.select("*", stamp), dates, batch)
         crash_point("silver.after_events")
     finally:
