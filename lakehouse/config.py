@@ -16,6 +16,15 @@ DEFAULT_REPORT_ROWS = 1_000_000
 REPORT_ROWS_ENV = "LAKEHOUSE_REPORT_ROWS"
 
 
+def _report_rows() -> int:
+    raw = os.environ.get(REPORT_ROWS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_REPORT_ROWS
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{REPORT_ROWS_ENV} must be a whole number of rows >= 1, not {raw!r}")
+    return int(raw)
+
+
 def _is_uri(path: str) -> bool:
     return "://" in path or path.startswith("file:")
 
@@ -64,8 +73,7 @@ class LakehouseConfig:
         resolved_landing = (
             normalize_location(landing) if landing else join_location(resolved_home, "landing")
         )
-        report_rows = int(os.environ.get(REPORT_ROWS_ENV) or DEFAULT_REPORT_ROWS)
-        return cls(home=resolved_home, landing=resolved_landing, report_rows=report_rows)
+        return cls(home=resolved_home, landing=resolved_landing, report_rows=_report_rows())
 
     def location(self, relative: str) -> str:
         """Absolute location of something stored under home, e.g. ``bronze/events``."""

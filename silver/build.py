@@ -508,9 +508,10 @@ def _report(
             evaluated = outcome.evaluated.get(rule.rule_id, rows_taken)
             record(row_suite.name, rule, "great_expectations", evaluated, failed)
         if rows_taken > config.report_rows:
+            sampled = max(outcome.evaluated.values(), default=0)
             result.notes.append(
-                f"great-expectations report on a sample of {max(outcome.evaluated.values()):,} "
-                f"of {rows_taken:,} rows (LAKEHOUSE_REPORT_ROWS); Spark checked every row"
+                f"great-expectations report on a sample of {sampled:,} of {rows_taken:,} rows "
+                "(LAKEHOUSE_REPORT_ROWS); Spark checked every row"
             )
         if outcome.data_docs:
             result.notes.append(f"data docs: {outcome.data_docs}")

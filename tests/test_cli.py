@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from lakehouse.cli import EXIT_USAGE, build_parser, main
+from lakehouse.cli import EXIT_FAILED, EXIT_USAGE, build_parser, main
+from lakehouse.config import LakehouseConfig
 from tests.helpers import REPO, lakehouse_cmd
 from tests.serving.clients import Server, connect, free_port, query
 
@@ -41,6 +42,16 @@ def test_generate_command(tmp_path, capsys):
         "events-2019-11-01.csv",
         "events-2019-11-02.csv",
     ]
+
+
+def test_report_rows_setting(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("LAKEHOUSE_REPORT_ROWS", "250")
+    assert LakehouseConfig.create(str(tmp_path)).report_rows == 250
+    monkeypatch.setenv("LAKEHOUSE_REPORT_ROWS", "many")
+    assert main(["status", "--home", str(tmp_path)]) == EXIT_FAILED
+    assert "LAKEHOUSE_REPORT_ROWS must be a whole number of rows >= 1, not 'many'" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.slow
