@@ -54,6 +54,7 @@ from lakehouse.delta_io import (
 )
 from lakehouse.faults import crash_point
 from lakehouse.quality import (
+    GxOutcome,
     Rule,
     Severity,
     Suite,
@@ -316,6 +317,7 @@ def _process(
         spark_counts = failure_counts(flagged, rules)
         taken = spark_counts["rows"]
         log.info("silver batch %d: %d bronze rows taken", batch.silver_batch, taken)
+        gx_outcome = _validate_with_gx(config, batch, row_suite, flagged, taken)
         stamp = F.lit(batch.run_id).alias("run_id")
         broken = any_rule(drop_rules)
 
@@ -366,7 +368,7 @@ def _process(
         )
 
     # 4. Quality report: GX on the same rows, set-level rules, per-rule counts table.
-    failures = _report(spark, config, batch, row_suite, bronze, spark_counts, result)
+    failures = _report(spark, config, batch, row_suite, gx_outcome, spark_counts, result)
     for key, value in counts.items():
         result.counts[key] += value
     log.info(
@@ -471,11 +473,11 @@ def _report(
     config: LakehouseConfig,
     batch: SilverBatch,
     row_suite: Suite,
-    bronze: DataFrame,
+    gx_outcome: GxOutcome | None,
     spark_counts: dict,
     result: LayerResult,
 ) -> list[str]:
-    """Run GX and the set-level rules; record every count; return failed ``fail`` rules."""
+    """Record GX's and Spark's counts, run the set-level rules; return failed ``fail`` rules."""
     checked_at = utc_now()
     rows = []
 
@@ -492,29 +494,21 @@ def _report(
 
     gx_root = _gx_root(config)
     reports: dict[str, dict] = {}
-    if gx_root is not None:
-        run_name = f"{batch.run_id}-silver-{batch.silver_batch}"
+    if gx_outcome is not None:
         rows_taken = spark_counts["rows"]
-        sample = bounded_sample(
-            bronze, rows_taken, config.report_rows, seed=batch.silver_batch
-        ).persist(StorageLevel.MEMORY_AND_DISK)  # GX scans it several times
-        try:
-            outcome = validate_with_gx(sample, row_suite, list(row_suite.rules), gx_root, run_name)
-        finally:
-            sample.unpersist()
-        reports[row_suite.name] = outcome.result
+        reports[row_suite.name] = gx_outcome.result
         for rule in row_suite.rules:
-            failed = outcome.failures.get(rule.rule_id, 0)
-            evaluated = outcome.evaluated.get(rule.rule_id, rows_taken)
+            failed = gx_outcome.failures.get(rule.rule_id, 0)
+            evaluated = gx_outcome.evaluated.get(rule.rule_id, rows_taken)
             record(row_suite.name, rule, "great_expectations", evaluated, failed)
         if rows_taken > config.report_rows:
-            sampled = max(outcome.evaluated.values(), default=0)
+            sampled = max(gx_outcome.evaluated.values(), default=0)
             result.notes.append(
                 f"great-expectations report on a sample of {sampled:,} of {rows_taken:,} rows "
                 "(LAKEHOUSE_REPORT_ROWS); Spark checked every row"
             )
-        if outcome.data_docs:
-            result.notes.append(f"data docs: {outcome.data_docs}")
+        if gx_outcome.data_docs:
+            result.notes.append(f"data docs: {gx_outcome.data_docs}")
 
     table_suite = load_suite(TABLE_SUITE)
     failures = []
@@ -561,6 +555,25 @@ def _report(
         + (", ".join(f"{rule} {n:,} ({sev})" for n, rule, sev in top if n) or "none")
     )
     return failures
+
+
+def _validate_with_gx(
+    config: LakehouseConfig, batch: SilverBatch, suite: Suite, flagged: DataFrame, rows: int
+) -> GxOutcome | None:
+    """great-expectations on the cached batch, or on a sample of it above ``report_rows``;
+    ``None`` for a home in object storage (no local Data Docs)."""
+    gx_root = _gx_root(config)
+    if gx_root is None:
+        return None
+    run_name = f"{batch.run_id}-silver-{batch.silver_batch}"
+    sample = bounded_sample(flagged, rows, config.report_rows, seed=batch.silver_batch)
+    if sample is flagged:  # already cached
+        return validate_with_gx(flagged, suite, list(suite.rules), gx_root, run_name)
+    sample = sample.persist(StorageLevel.MEMORY_AND_DISK)  # GX scans it several times
+    try:
+        return validate_with_gx(sample, suite, list(suite.rules), gx_root, run_name)
+    finally:
+        sample.unpersist()
 
 
 def _gx_root(config: LakehouseConfig) -> Path | None:
