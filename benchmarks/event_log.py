@@ -7,7 +7,8 @@
 ``benchmarks/pipeline.py --event-log DIR`` writes one log per phase. Each SQL execution (a
 query, a Delta MERGE or write, a count) is listed with its wall time, the Spark jobs and tasks it
 ran, the summed task time and the call site in the lakehouse's code that started it, so repeated
-scans and needless counts show up by name.
+scans and needless counts show up by name. A last line sums what every task spilled to disk and
+its JVM garbage-collection time: whether the run fit in memory.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class Execution:
     tasks: int = 0
     task_ms: int = 0
     call_site: str = ""
+    spilled_bytes: int = 0
+    """Bytes the tasks spilled to disk (Spark's "Disk Bytes Spilled")."""
+    gc_ms: int = 0
 
     @property
     def seconds(self) -> float:
@@ -83,8 +87,23 @@ def read_events(path: Path) -> list[Execution]:
             if execution_id is not None:
                 info = event["Task Info"]
                 executions[execution_id].tasks += 1
-                executions[execution_id].task_ms += info["Finish Time"] - info["Launch Time"]
+                metrics = event.get("Task Metrics") or {}
+                execution = executions[execution_id]
+                execution.task_ms += info["Finish Time"] - info["Launch Time"]
+                execution.spilled_bytes += metrics.get("Disk Bytes Spilled", 0)
+                execution.gc_ms += metrics.get("JVM GC Time", 0)
     return sorted(executions.values(), key=lambda e: e.start_ms)
+
+
+def summary(executions: list[Execution]) -> dict:
+    """Totals over a run: executions, task seconds, JVM GC seconds, MB spilled to disk."""
+    return {
+        "executions": len(executions),
+        "task_s": round(sum(e.task_ms for e in executions) / 1000, 1),
+        "gc_s": round(sum(e.gc_ms for e in executions) / 1000, 1),
+        "spilled_mb": round(sum(e.spilled_bytes for e in executions) / 2**20),
+        "executions_spilling": sum(1 for e in executions if e.spilled_bytes),
+    }
 
 
 def _our_call_site(properties: dict) -> str:
@@ -109,16 +128,25 @@ def main() -> int:
         return 1
     total = (max(e.end_ms or e.start_ms for e in executions) - executions[0].start_ms) / 1000
     print(f"{len(executions)} SQL executions over {total:.1f} s (first start to last end)")
-    print(f"{'s':>7} {'jobs':>5} {'tasks':>6} {'task s':>7}  call site / description")
+    header = f"{'s':>7} {'jobs':>5} {'tasks':>6} {'task s':>7} {'spill MB':>8}"
+    print(f"{header}  call site / description")
     for e in sorted(executions, key=lambda e: e.seconds, reverse=True)[: args.top]:
         where = e.call_site or e.description[:90]
-        print(f"{e.seconds:>7.1f} {e.jobs:>5} {e.tasks:>6} {e.task_ms / 1000:>7.1f}  {where}")
+        print(
+            f"{e.seconds:>7.1f} {e.jobs:>5} {e.tasks:>6} {e.task_ms / 1000:>7.1f} "
+            f"{e.spilled_bytes / 2**20:>8.0f}  {where}"
+        )
     by_site: dict[str, list[float]] = defaultdict(list)
     for e in executions:
         by_site[e.call_site or "(no lakehouse frame)"].append(e.seconds)
     print("\nby call site (count, seconds):")
     for site, seconds in sorted(by_site.items(), key=lambda kv: -sum(kv[1]))[: args.top]:
         print(f"{len(seconds):>5} {sum(seconds):>8.1f}  {site}")
+    totals = summary(executions)
+    print(
+        f"\nspilled to disk: {totals['spilled_mb']:,} MB in {totals['executions_spilling']} "
+        f"executions; JVM GC {totals['gc_s']:,} s of {totals['task_s']:,} task s"
+    )
     return 0
 
 

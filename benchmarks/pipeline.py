@@ -183,6 +183,14 @@ def layer_figures(home: str, env: dict[str, str], cores: int, runs: int = 3) -> 
     return layers
 
 
+def event_log_totals(log_dir: Path) -> dict | None:
+    """Spill, GC and task time of the newest event log under ``log_dir``."""
+    from benchmarks.event_log import read_events, summary
+
+    logs = sorted(log_dir.glob("eventlog_v2_*"), key=lambda p: p.stat().st_mtime)
+    return summary(read_events(logs[-1])) if logs else None
+
+
 def dashboard_phase(home: str, env: dict[str, str], clients: int) -> dict:
     from benchmarks.dashboard_latency import measure, render
 
@@ -263,6 +271,9 @@ def main() -> int:
     link_files(extra, home / "landing")
     incremental = run_measured("incremental", run_args("incremental"), env)
     incremental.details["layers"] = layer_figures(str(home), env, cores)
+    if args.event_log:
+        for phase in (full, incremental):
+            phase.details["event_log"] = event_log_totals(args.event_log / phase.name)
     dashboard = None if args.skip_dashboard else dashboard_phase(str(home), env, args.clients)
 
     p95 = dashboard["panels"]["all"]["p95"] if dashboard else None
@@ -283,7 +294,8 @@ def main() -> int:
                  "csv_mb": round(sum(f.stat().st_size for f in base.glob("*.csv*")) / 1e6)},
         "driver_memory": args.driver_memory,
         "phases": {p.name: {k: v for k, v in asdict(p).items() if k != "details"} | {
-            "layers": p.details.get("layers")} for p in (floor, full, incremental)},
+            "layers": p.details.get("layers"), "event_log": p.details.get("event_log")}
+            for p in (floor, full, incremental)},
         "dashboard": dashboard,
         "ratios": ratios,
         "targets": TARGETS,
