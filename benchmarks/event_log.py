@@ -85,10 +85,9 @@ def read_events(path: Path) -> list[Execution]:
         elif kind == "SparkListenerTaskEnd":
             execution_id = stage_to_execution.get(event["Stage ID"])
             if execution_id is not None:
-                info = event["Task Info"]
-                executions[execution_id].tasks += 1
-                metrics = event.get("Task Metrics") or {}
+                info, metrics = event["Task Info"], event.get("Task Metrics") or {}
                 execution = executions[execution_id]
+                execution.tasks += 1
                 execution.task_ms += info["Finish Time"] - info["Launch Time"]
                 execution.spilled_bytes += metrics.get("Disk Bytes Spilled", 0)
                 execution.gc_ms += metrics.get("JVM GC Time", 0)

@@ -567,13 +567,14 @@ def _validate_with_gx(
         return None
     run_name = f"{batch.run_id}-silver-{batch.silver_batch}"
     sample = bounded_sample(flagged, rows, config.report_rows, seed=batch.silver_batch)
-    if sample is flagged:  # already cached
-        return validate_with_gx(flagged, suite, list(suite.rules), gx_root, run_name)
-    sample = sample.persist(StorageLevel.MEMORY_AND_DISK)  # GX scans it several times
+    sampled = sample is not flagged  # the batch itself is already cached
+    if sampled:
+        sample = sample.persist(StorageLevel.MEMORY_AND_DISK)  # GX scans it several times
     try:
         return validate_with_gx(sample, suite, list(suite.rules), gx_root, run_name)
     finally:
-        sample.unpersist()
+        if sampled:
+            sample.unpersist()
 
 
 def _gx_root(config: LakehouseConfig) -> Path | None:
