@@ -7,8 +7,9 @@ Incremental and crash-safe, in the same plan -> write -> complete pattern as bro
 2. **Check.** One pass over the batch's bronze rows flags every row-level rule of
    ``expectations/silver_events.json`` and counts the failures.
 3. **Write**, each write idempotent under the Delta transaction id (lakehouse.silver, batch):
-   quarantine append; events MERGE (insert-only, null-safe on the nine fields, so a row seen
-   in any earlier file or run is a duplicate); then, from the rows actually inserted, additive
+   quarantine append; events append when silver has none of the batch's dates, else an
+   insert-only MERGE (null-safe on the nine fields, so a row seen in any earlier file or run
+   is a duplicate); then, from the rows actually inserted, additive
    user-session MERGE and latest-wins product MERGE.
 4. **Report.** great-expectations validates the same suite (Data Docs, JSON result), set-level
    rules are checked, and per-rule counts go to ``dq.rule_results``.
@@ -332,7 +333,8 @@ def _process(
         parsed = parse_events(flagged.where(~broken))
         dates = [r[0] for r in parsed.select("event_date").distinct().collect()]
         new_events = dedupe_events(parsed)
-        _merge_events(spark, config, new_events.select("*", stamp), dates, batch)
+        how = _write_events(spark, config, new_events.select("*", stamp), dates, batch)
+        log.info("silver batch %d: events written by %s", batch.silver_batch, how)
         crash_point("silver.after_events")
     finally:
         flagged.unpersist()
@@ -396,23 +398,36 @@ def _batch_rows(spark: SparkSession, config: LakehouseConfig, batch: SilverBatch
     )
 
 
-def _merge_events(
+def _write_events(
     spark: SparkSession,
     config: LakehouseConfig,
     new_events: DataFrame,
     dates: list,
     batch: SilverBatch,
-) -> None:
-    """Insert-only MERGE: rows already in silver (any earlier file or run) are skipped."""
+) -> str:
+    """Add the batch's deduplicated events; return how: ``"append"``, ``"merge"`` or ``"none"``.
+
+    The event date is part of the event key, so when silver holds no event on any of the
+    batch's dates (a new day, a first run, a rebuild) no row can be a duplicate of an earlier
+    one: a plain append, without the MERGE's join against the table, its rows repartitioned by
+    date first so that each date is one file, as the MERGE writes it. Otherwise an insert-only
+    MERGE on the batch's dates skips the rows already in silver (any earlier file or run).
+    Both commit under the same transaction id, so a replay after a crash is skipped either way.
+    """
     if not dates:
-        return
+        return "none"
+    location = table_location(config, SILVER_EVENTS)
+    if read_table(spark, location).where(F.col("event_date").isin(dates)).isEmpty():
+        append_once(new_events.repartition("event_date"), location, TXN_APP_ID, batch.silver_batch)
+        return "append"
     date_list = ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
     condition = f"t.event_date IN ({date_list}) AND {merge_condition()}"
-    target = DeltaTable.forPath(spark, table_location(config, SILVER_EVENTS))
+    target = DeltaTable.forPath(spark, location)
     with idempotent_dml(spark, TXN_APP_ID, batch.silver_batch):
         target.alias("t").merge(
             new_events.alias("s"), condition
         ).whenNotMatchedInsertAll().execute()
+    return "merge"
 
 
 def _overwrite(rows: DataFrame, config: LakehouseConfig, table: Table) -> None:

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from delta.tables import DeltaTable
 
 from bronze import ingest
 from lakehouse.config import LakehouseConfig
@@ -274,6 +275,9 @@ def test_sessions_across_files_and_runs_equal_full_recompute(spark, home, tmp_pa
            group by 1 having count(distinct event_time::date) > 1)"""
     ).fetchall()[0][0]
     assert spanning > 0  # the test really covers sessions split across files
+    history = DeltaTable.forPath(spark, table_location(home, SILVER_EVENTS)).history()
+    writes = [r["operation"] for r in history.orderBy("version").collect()][-3:]
+    assert writes == ["WRITE", "WRITE", "MERGE"]  # new days appended, the re-delivery merged
 
 
 @pytest.mark.slow
