@@ -417,11 +417,12 @@ def _write_events(
     if not dates:
         return "none"
     location = table_location(config, SILVER_EVENTS)
-    if read_table(spark, location).where(F.col("event_date").isin(dates)).isEmpty():
+    date_list = ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
+    on_dates = f"event_date IN ({date_list})"  # the batch's partitions, in both paths
+    if read_table(spark, location).where(on_dates).isEmpty():
         append_once(new_events.repartition("event_date"), location, TXN_APP_ID, batch.silver_batch)
         return "append"
-    date_list = ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
-    condition = f"t.event_date IN ({date_list}) AND {merge_condition()}"
+    condition = f"t.{on_dates} AND {merge_condition()}"
     target = DeltaTable.forPath(spark, location)
     with idempotent_dml(spark, TXN_APP_ID, batch.silver_batch):
         target.alias("t").merge(
