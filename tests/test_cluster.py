@@ -63,7 +63,7 @@ def cluster(tmp_path_factory) -> Iterator[tuple[str, int]]:
             _daemon(
                 stack, root / f"worker-{n}.log", "org.apache.spark.deploy.worker.Worker", *worker
             )
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300
         while True:
             try:
                 if _master_state(ui_port)["aliveworkers"] == WORKERS:

@@ -133,7 +133,7 @@ def _dashboard(home: str, server_port: int) -> Iterator[str]:
         target=lambda: [output.append(line) for line in process.stdout], daemon=True
     ).start()
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while True:
         try:
             urllib.request.urlopen(url, timeout=5).read()

@@ -84,13 +84,13 @@ def test_two_runs_at_once_one_writer(spark, tmp_path):
     tables end exactly as one run makes them, and the run log shows both runs."""
     config = _home(tmp_path)
     first = _lakehouse("run", "--home", config.home)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while not lock_path(config).exists() or not lock_path(config).read_text():
         assert first.poll() is None and time.monotonic() < deadline, "first run never locked"
         time.sleep(0.2)
     holder = Holder.parse(lock_path(config).read_text())
 
-    code, _, err = _finish(_lakehouse("run", "--home", config.home), timeout=120)
+    code, _, err = _finish(_lakehouse("run", "--home", config.home), timeout=300)
     assert code == 4, err[-2000:]
     assert f"is being written by run {holder.run_id} (pid {first.pid}" in err
     assert "--wait" in err and "Traceback" not in err
