@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 
 from gold import kpis
 from lakehouse.config import LakehouseConfig
-from lakehouse.dates import DateRange
+from lakehouse.dates import DateRange, dates_in
 from lakehouse.delta_io import ensure_table, read_table, replace_where, table_location
 from lakehouse.faults import crash_point
 from lakehouse.runs import LayerResult, utc_now
@@ -165,11 +165,7 @@ def _write(df: DataFrame, location: str, dates: list[date] | None) -> None:
     if dates is None:
         df.write.format("delta").mode("overwrite").save(location)
     else:
-        replace_where(df, location, _dates_predicate(dates))
-
-
-def _dates_predicate(dates: list[date]) -> str:
-    return "event_date IN (" + ", ".join(f"DATE'{d.isoformat()}'" for d in dates) + ")"
+        replace_where(df, location, dates_in(dates))
 
 
 def _process(spark: SparkSession, config: LakehouseConfig, dates: list[date] | None) -> int:
@@ -183,7 +179,7 @@ def _process(spark: SparkSession, config: LakehouseConfig, dates: list[date] | N
     if dates is not None:
         if not dates:
             return 0
-        events = events.where(_dates_predicate(dates))
+        events = events.where(dates_in(dates))
 
     _write(kpis.order_lines(events), loc(GOLD_ORDER_LINES), dates)
     _write(kpis.daily_product_sales(events), loc(GOLD_DAILY_PRODUCT_SALES), dates)

@@ -1,9 +1,15 @@
-"""An inclusive range of event dates, as ``--dates 2019-11-01..2019-11-03`` gives it."""
+"""Event dates in SQL: an inclusive range (``--dates 2019-11-01..2019-11-03``), a set of days."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+
+def dates_in(dates: Iterable[date], column: str = "event_date") -> str:
+    """A SQL predicate: ``column`` is one of ``dates`` (a partition filter on ``event_date``)."""
+    return f"{column} IN (" + ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates)) + ")"
 
 
 @dataclass(frozen=True)

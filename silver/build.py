@@ -43,7 +43,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.config import LakehouseConfig
-from lakehouse.dates import DateRange
+from lakehouse.dates import DateRange, dates_in
 from lakehouse.delta_io import (
     append_once,
     empty_once,
@@ -417,12 +417,10 @@ def _write_events(
     if not dates:
         return "none"
     location = table_location(config, SILVER_EVENTS)
-    date_list = ", ".join(f"DATE'{d.isoformat()}'" for d in sorted(dates))
-    on_dates = f"event_date IN ({date_list})"  # the batch's partitions, in both paths
-    if read_table(spark, location).where(on_dates).isEmpty():
+    if read_table(spark, location).where(dates_in(dates)).isEmpty():  # the batch's partitions
         append_once(new_events.repartition("event_date"), location, TXN_APP_ID, batch.silver_batch)
         return "append"
-    condition = f"t.{on_dates} AND {merge_condition()}"
+    condition = f"{dates_in(dates, 't.event_date')} AND {merge_condition()}"
     target = DeltaTable.forPath(spark, location)
     with idempotent_dml(spark, TXN_APP_ID, batch.silver_batch):
         target.alias("t").merge(
