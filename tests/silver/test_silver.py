@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from delta.tables import DeltaTable
+from pyspark.sql import functions as F
 
 from bronze import ingest
 from lakehouse.config import LakehouseConfig
@@ -166,6 +167,16 @@ def test_tables_equal_an_independent_computation(spark, real):
     got, expected = products(spark, config), oracle_products(con)
     assert len(got) == con.execute("select count(distinct product_id) from events").fetchall()[0][0]
     assert {k: got[k] for k in expected} == expected
+
+
+def test_each_event_date_is_one_file(spark, real):
+    """A batch writes one file per date (the append repartitions by date), not one per task."""
+    config, _, _, _ = real
+    events = read_table(spark, table_location(config, SILVER_EVENTS))
+    files = events.select("event_date", F.input_file_name().alias("file")).distinct()
+    per_date = {r[0]: r[1] for r in files.groupBy("event_date").count().collect()}
+    assert len(per_date) == 2  # 2019-10-01 and 2019-11-01, from three files of one batch
+    assert set(per_date.values()) == {1}
 
 
 def test_batches_and_quality_results_are_recorded(spark, real):
