@@ -233,9 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="serve gold (and dq, ops) over the Spark Thrift Server for Tableau / JDBC / ODBC",
         description="Start a Spark Thrift Server (HiveServer2 protocol) with schemas 'gold', "
-        "'dq' and 'ops' holding every served table. Queries see the latest committed version "
-        "of each table; tables created by later pipeline runs appear without a restart. Listens on "
-        "loopback unless told otherwise. Stops cleanly on Ctrl-C or SIGTERM.",
+        "'dq' and 'ops' holding every served table. Gold is kept in memory and re-cached within "
+        "--refresh-seconds of each new version (--no-cache: read the Delta tables on every "
+        "query); dq and ops are read at their latest version on every query. Tables created by "
+        "later pipeline runs appear without a restart. Listens on loopback unless told "
+        "otherwise. Stops cleanly on Ctrl-C or SIGTERM.",
     )
     _storage_args(serve)
     _spark_args(serve)
@@ -363,7 +365,14 @@ def _serve_args(parser: argparse.ArgumentParser, *, for_server: bool = True) -> 
         "--refresh-seconds",
         type=float,
         default=5.0,
-        help="how often to look for newly created tables (default 5)",
+        help="how often to look for new tables and new versions of gold (default 5)",
+    )
+    group.add_argument(
+        "--no-cache",
+        dest="cache_gold",
+        action="store_false",
+        help="read the Delta tables on every query instead of keeping gold in memory "
+        "(gold is re-cached within --refresh-seconds of each pipeline run)",
     )
 
 
@@ -500,6 +509,7 @@ def _serve_options(args: argparse.Namespace) -> ServeOptions:
         tls_keystore_password=os.environ.get(TLS_PASSWORD_ENV),
         allow_insecure_bind=getattr(args, "allow_insecure_bind", False),
         refresh_seconds=getattr(args, "refresh_seconds", 5.0),
+        cache_gold=getattr(args, "cache_gold", True),
     )
 
 

@@ -5,7 +5,8 @@ The server is a Spark driver started from Python with the one session builder
 never competes with pipeline runs for a metastore), and one view per served table
 (:mod:`lakehouse.serving.views`). HiveServer2 runs inside that driver
 (``HiveThriftServer2.startWithContext``); a loop re-syncs the views every few seconds so tables
-created by a later pipeline run appear without a restart.
+created by a later pipeline run appear without a restart, and re-caches the gold tables that
+have a new version (:mod:`lakehouse.serving.cache`).
 
 Authentication maps to Tableau's "Spark SQL" dialog:
 
@@ -99,7 +100,9 @@ class ServeOptions:
     allow_insecure_bind: bool = False
     """Allow a non-loopback address without password authentication."""
     refresh_seconds: float = 5.0
-    """How often newly created tables are looked for."""
+    """How often new tables and new versions of cached tables are looked for."""
+    cache_gold: bool = True
+    """Keep the gold tables in memory, re-cached on each new version (:mod:`.cache`)."""
 
     @property
     def effective_port(self) -> int:
@@ -197,6 +200,12 @@ class ServeOptions:
             + (f", HTTP path /{HTTP_PATH})" if self.transport is Transport.HTTP else ")"),
             f"  auth        {self.auth.value} (HiveServer2 {self.hive_auth}; Tableau: {tableau})",
             f"  TLS         {'on' if self.tls_keystore else 'off'}",
+            "  cache       "
+            + (
+                f"gold in memory, re-cached within {self.refresh_seconds:g} s of a new version"
+                if self.cache_gold
+                else "off (every query reads the Delta tables)"
+            ),
             f"  JDBC URL    {self.jdbc_url()}",
         ]
 
@@ -254,6 +263,7 @@ def serve(
     on_ready: Callable[[], None] | None = None,
 ) -> None:
     """Run the server until SIGTERM or Ctrl-C."""
+    from lakehouse.serving.cache import GoldCache
     from lakehouse.serving.views import sync_views
     from lakehouse.session import get_spark
 
@@ -265,7 +275,10 @@ def serve(
         spark = get_spark(server_settings(options, config, base, scratch))
         try:
             states: dict = {}
+            cache = GoldCache() if options.cache_gold else None
             sync_views(spark, config, states)
+            if cache:
+                cache.refresh(spark, config, states)
             jvm = spark.sparkContext._jvm
             server = jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
                 spark._jsparkSession.sqlContext()
@@ -275,8 +288,12 @@ def serve(
                 on_ready()
             try:
                 while not stop.wait(options.refresh_seconds):
-                    for name in sync_views(spark, config, states):
+                    changed = sync_views(spark, config, states)
+                    for name in changed:
                         log.info("now serving %s (%s)", name, states[name].value)
+                    if cache:
+                        cache.forget(changed)
+                        cache.refresh(spark, config, states)
             except KeyboardInterrupt:
                 pass
             log.info("stopping the server")

@@ -11,6 +11,7 @@ import pytest
 
 from gold.dashboard import dashboard_queries, sql_string
 from lakehouse.delta_io import ensure_table, table_location
+from lakehouse.serving.cache import GoldCache
 from lakehouse.serving.server import Auth, ServeError, ServeOptions, Transport
 from lakehouse.serving.tableau import write_datasources
 from lakehouse.serving.users import read_users, remove_user, set_user, verify_password
@@ -43,6 +44,40 @@ def test_views_are_placeholders_until_the_table_exists_then_live(spark, home):
     spark.sql("DROP VIEW gold.kpi_summary")  # a client may drop it: the next sync restores it
     assert sync_views(spark, home, states) == ["gold.kpi_summary"]
     assert spark.sql("SELECT revenue FROM gold.kpi_summary").collect()[0][0] == 12.5
+
+
+def _reads_memory(spark, sql: str) -> bool:
+    return "Scan In-memory table" in spark.sql(sql)._jdf.queryExecution().executedPlan().toString()
+
+
+def test_gold_cache_holds_live_tables_and_recaches_new_versions(spark, home):
+    states: dict = {}
+    cache = GoldCache(tables=(GOLD_KPI_SUMMARY,))
+    sync_views(spark, home, states)
+    try:
+        assert cache.refresh(spark, home, states) == []  # a placeholder is not cached
+        location = table_location(home, GOLD_KPI_SUMMARY)
+        ensure_table(spark, GOLD_KPI_SUMMARY, location)
+        spark.sql(f"INSERT INTO delta.`{location}` (orders) VALUES (3)")
+        cache.forget(sync_views(spark, home, states))
+        assert cache.refresh(spark, home, states) == ["gold.kpi_summary"]
+        assert spark.catalog.isCached("gold.kpi_summary")
+        query = "SELECT SUM(orders) FROM gold.kpi_summary"
+        assert _reads_memory(spark, query)
+        assert cache.refresh(spark, home, states) == []  # same version: nothing to do
+
+        spark.sql(f"INSERT INTO delta.`{location}` (orders) VALUES (5)")
+        assert cache.refresh(spark, home, states) == ["gold.kpi_summary"]
+        assert cache.cached == {"gold.kpi_summary": 2}
+        assert spark.sql(query).collect()[0][0] == 8
+        assert _reads_memory(spark, query)
+
+        spark.sql("DROP VIEW gold.kpi_summary")  # replacing a view drops its cache
+        cache.forget(sync_views(spark, home, states))
+        assert cache.refresh(spark, home, states) == ["gold.kpi_summary"]
+        assert spark.catalog.isCached("gold.kpi_summary")
+    finally:
+        spark.catalog.clearCache()
 
 
 def test_users_file_keeps_hashes_only(tmp_path):
@@ -91,6 +126,17 @@ def test_jdbc_urls_match_the_settings():
     assert http.jdbc_url() == (
         "jdbc:hive2://127.0.0.1:10001/gold;transportMode=http;httpPath=cliservice"
     )
+
+
+def test_gold_cache_is_on_by_default_and_off_with_no_cache():
+    from lakehouse.cli import _serve_options, build_parser
+
+    default = _serve_options(build_parser().parse_args(["serve"]))
+    assert default.cache_gold
+    assert "gold in memory, re-cached within 5 s" in "\n".join(default.describe())
+    off = _serve_options(build_parser().parse_args(["serve", "--no-cache"]))
+    assert not off.cache_gold
+    assert "off (every query reads the Delta tables)" in "\n".join(off.describe())
 
 
 def test_tableau_data_sources_describe_every_served_table(tmp_path):

@@ -160,6 +160,26 @@ def test_tables_appear_during_a_run_and_queries_only_see_committed_versions(spar
     assert _normalize([poller.seen[GOLD_KPI_SUMMARY][-1]]) == final
 
 
+def test_gold_is_answered_from_the_servers_memory_after_a_run(spark, served):
+    """Every gold table is cached by the server once it exists, and client sessions use it."""
+    config, server = served
+    plans: dict[str, str] = {}
+    deadline = time.monotonic() + 180
+    with connect(server) as connection:
+        while time.monotonic() < deadline:
+            plans = {
+                t.name: query(connection, f"EXPLAIN SELECT * FROM {t.name}")[0][0]
+                for t in GOLD_TABLES
+            }
+            if all("Scan In-memory table" in plan for plan in plans.values()):
+                break
+            time.sleep(1)
+        uncached = [name for name, plan in plans.items() if "Scan In-memory table" not in plan]
+        assert not uncached, plans[uncached[0]] if uncached else ""
+        sql = PROBES[GOLD_DAILY_BRAND_SALES]
+        assert _normalize(query(connection, sql)) == _in_process(spark, config, sql)
+
+
 TABLEAU_SQL = [
     # LIMIT 0 probe of a custom SQL data source, wrapped as a derived table
     "SELECT * FROM (SELECT `brand`, `revenue` FROM `gold`.`brand_performance`) `Custom SQL Query`"
