@@ -28,15 +28,16 @@ def brands_sql() -> str:
 
 
 def cards_sql(brand: str | None) -> str:
-    """One row: revenue, orders, aov (revenue of orders / orders)."""
+    """One row: revenue, orders, aov (revenue of orders / orders), read from gold's totals."""
     if brand is None:
         return "SELECT `revenue`, `orders`, `aov` FROM `gold`.`kpi_summary`"
+    # One row even for a brand without sales; the figures are brand_performance's own.
     return (
-        "SELECT CAST(COALESCE(SUM(`price`), 0) AS DECIMAL(18,2)) AS `revenue`, "
-        "COUNT(DISTINCT `user_session`) AS `orders`, "
-        "CAST(SUM(CASE WHEN `user_session` IS NOT NULL THEN `price` END) "
-        "/ COUNT(DISTINCT `user_session`) AS DECIMAL(18,2)) AS `aov` "
-        f"FROM `gold`.`order_lines`{_brand_filter(brand)}"
+        "SELECT CAST(COALESCE(SUM(`revenue`), 0) AS DECIMAL(18,2)) AS `revenue`, "
+        "COALESCE(SUM(`orders`), 0) AS `orders`, "
+        "CAST(CAST(SUM(`order_revenue`) AS DECIMAL(18,2)) / NULLIF(SUM(`orders`), 0) "
+        "AS DECIMAL(18,2)) AS `aov` "
+        f"FROM `gold`.`brand_performance`{_brand_filter(brand)}"
     )
 
 

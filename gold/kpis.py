@@ -97,7 +97,8 @@ def product_performance(daily_products: DataFrame, products: DataFrame) -> DataF
 
 
 def brand_performance(daily_products: DataFrame, lines: DataFrame) -> DataFrame:
-    """Totals per brand (NULL brand kept as its own row), both conversion definitions."""
+    """Totals per brand (NULL brand kept as its own row), both conversion definitions, and the
+    brand's orders and their revenue (its AOV, as the dashboard's brand cards show it)."""
     per_product = daily_products.groupBy("brand", "product_id").agg(
         F.sum("revenue").alias("revenue"),
         *[F.sum(c).alias(c) for c in ("purchases", "views", "carts")],
@@ -114,7 +115,10 @@ def brand_performance(daily_products: DataFrame, lines: DataFrame) -> DataFrame:
     orders = (
         lines.where(F.col("user_session").isNotNull())
         .groupBy("brand")
-        .agg(F.count_distinct("user_session").cast("bigint").alias("orders"))
+        .agg(
+            F.count_distinct("user_session").cast("bigint").alias("orders"),
+            F.sum("price").cast(MONEY).alias("order_revenue"),
+        )
     )
     joined = per_brand.join(orders, per_brand["brand"].eqNullSafe(orders["brand"]), "left")
     return joined.select(
@@ -122,6 +126,7 @@ def brand_performance(daily_products: DataFrame, lines: DataFrame) -> DataFrame:
         "revenue",
         "purchases",
         F.coalesce(orders["orders"], F.lit(0)).cast("bigint").alias("orders"),
+        F.coalesce(orders["order_revenue"], F.lit(0)).cast(MONEY).alias("order_revenue"),
         "views",
         "carts",
         _ratio("purchases", "views").alias("conversion_rate"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -22,7 +23,8 @@ def table_location(config: LakehouseConfig, table: Table) -> str:
 
 
 def ensure_table(spark: SparkSession, table: Table, location: str) -> None:
-    """Create the Delta table at ``location`` from its declaration unless it exists."""
+    """Create the Delta table at ``location`` from its declaration unless it exists; add the
+    declared columns that an existing table (written by an earlier release) lacks."""
     partitioning = (
         f" PARTITIONED BY ({', '.join(f'`{c}`' for c in table.partition_by)})"
         if table.partition_by
@@ -32,6 +34,11 @@ def ensure_table(spark: SparkSession, table: Table, location: str) -> None:
         f"CREATE TABLE IF NOT EXISTS delta.`{location}` ({table.ddl()}) USING delta"
         f"{partitioning} COMMENT '{table.description.replace(chr(39), '')}'"
     )
+    existing = {name.lower() for name in read_table(spark, location).columns}
+    missing = [c for c in table.columns if c.name.lower() not in existing]
+    if missing:
+        added = replace(table, columns=tuple(missing))
+        spark.sql(f"ALTER TABLE delta.`{location}` ADD COLUMNS ({added.ddl()})")
 
 
 def read_table(spark: SparkSession, location: str) -> DataFrame:

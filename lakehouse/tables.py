@@ -329,6 +329,11 @@ GOLD_BRAND_PERFORMANCE = Table(
         Column("revenue", "DECIMAL(18,2)"),
         Column("purchases", "BIGINT"),
         Column("orders", "BIGINT", "distinct non-null sessions that bought this brand"),
+        Column(
+            "order_revenue",
+            "DECIMAL(18,2)",
+            "revenue of this brand's purchases in orders (with a session): AOV = this / orders",
+        ),
         Column("views", "BIGINT"),
         Column("carts", "BIGINT"),
         Column("conversion_rate", "DOUBLE", "brand purchases / brand views (volume-weighted)"),

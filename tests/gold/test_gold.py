@@ -84,8 +84,9 @@ def check_against_oracle(spark, config, files: list[Path]) -> None:
 
     brands = table_rows(
         spark, config, GOLD_BRAND_PERFORMANCE,
-        ["brand", "cast(revenue as string)", "purchases", "orders", "views", "carts",
-         "conversion_rate", "avg_product_conversion", "products"],
+        ["brand", "cast(revenue as string)", "purchases", "orders",
+         "cast(order_revenue as string)", "views", "carts", "conversion_rate",
+         "avg_product_conversion", "products"],
     )  # fmt: skip
     expected_brands = q(
         f"""with per_product as (
@@ -95,6 +96,7 @@ def check_against_oracle(spark, config, files: list[Path]) -> None:
             select e.brand, {REVENUE},
                    count(*) filter (event_type = 'purchase'),
                    count(distinct user_session) filter ({ORDER_SESSION}),
+                   coalesce(sum(price) filter ({ORDER_SESSION}), 0)::decimal(18,2)::varchar,
                    count(*) filter (event_type = 'view'), count(*) filter (event_type = 'cart'),
                    case when count(*) filter (event_type = 'view') > 0 then
                      (count(*) filter (event_type = 'purchase'))::double
@@ -104,7 +106,7 @@ def check_against_oracle(spark, config, files: list[Path]) -> None:
                    count(distinct product_id)
             from events e group by e.brand"""
     )
-    assert _round(brands, 6, 7) == _round(_sorted(expected_brands), 6, 7)
+    assert _round(brands, 7, 8) == _round(_sorted(expected_brands), 7, 8)
 
     daily = table_rows(
         spark, config, GOLD_DAILY_BRAND_SALES,
@@ -233,6 +235,8 @@ def test_kpi_definitions_on_a_tiny_frame(spark):
     assert kpi["items_per_order"] == 2.0
     brand = {r["brand"]: r for r in kpis.brand_performance(daily, lines).collect()}
     assert brand["a"]["orders"] == 1 and brand["a"]["purchases"] == 3
+    assert str(brand["a"]["order_revenue"]) == "15.00"  # the 7.00 without a session is no order
+    assert str(brand[None]["order_revenue"]) == "0.00"
     assert brand["a"]["conversion_rate"] == 3.0  # 3 purchases / 1 view
     assert brand["a"]["avg_product_conversion"] == 2.0  # only product 1 has views and buys
     assert brand[None]["revenue"] == 0 and brand[None]["views"] == 1
@@ -245,3 +249,31 @@ def test_empty_gold_before_any_data(spark, tmp_path):
     Path(config.landing).mkdir(parents=True)
     result = run_all(spark, config)
     assert result.ok and result.counts["dates"] == 0
+
+
+def test_a_table_from_an_earlier_release_gets_the_new_columns(spark, home):
+    """``brand_performance`` written before ``order_revenue`` existed: the next run's
+    ``ensure_table`` adds the column, its rows read NULL there, and gold's overwrite works."""
+    from dataclasses import replace
+
+    from lakehouse.delta_io import ensure_table
+
+    location = table_location(home, GOLD_BRAND_PERFORMANCE)
+    earlier = replace(
+        GOLD_BRAND_PERFORMANCE,
+        columns=tuple(c for c in GOLD_BRAND_PERFORMANCE.columns if c.name != "order_revenue"),
+    )
+    ensure_table(spark, earlier, location)
+    spark.sql(f"INSERT INTO delta.`{location}` (brand, orders) VALUES ('a', 2)")
+
+    ensure_table(spark, GOLD_BRAND_PERFORMANCE, location)
+    fields = {f.name: f for f in read_table(spark, location).schema.fields}
+    assert set(fields) == {c.name for c in GOLD_BRAND_PERFORMANCE.columns}
+    assert fields["order_revenue"].dataType.simpleString() == "decimal(18,2)"
+    assert "AOV" in fields["order_revenue"].metadata["comment"]
+    assert read_table(spark, location).select("brand", "order_revenue").collect() == [("a", None)]
+
+    columns = [f"CAST(NULL AS {c.type}) AS `{c.name}`" for c in GOLD_BRAND_PERFORMANCE.columns]
+    spark.sql(f"SELECT {', '.join(columns)}").write.format("delta").mode("overwrite").save(location)
+    ensure_table(spark, GOLD_BRAND_PERFORMANCE, location)  # nothing missing: no change
+    assert table_version(spark, location) == 3
