@@ -30,7 +30,14 @@ from pyspark.sql import functions as F
 from gold import kpis
 from lakehouse.config import LakehouseConfig
 from lakehouse.dates import DateRange, dates_in
-from lakehouse.delta_io import ensure_table, read_table, replace_where, table_location
+from lakehouse.delta_io import (
+    add_columns,
+    create_table,
+    missing_columns,
+    read_table,
+    replace_where,
+    table_location,
+)
 from lakehouse.faults import crash_point
 from lakehouse.runs import LayerResult, utc_now
 from lakehouse.tables import (
@@ -91,8 +98,20 @@ def _update(
     result: LayerResult,
 ) -> None:
     for table in GOLD_TABLES:
-        ensure_table(spark, table, table_location(config, table))
+        create_table(spark, table, table_location(config, table))
+    # Columns declared since these tables were written: every date is recomputed to fill them,
+    # and they are added only once that recomputation is planned (a crash in between re-plans).
+    upgrade = {
+        table: columns
+        for table in GOLD_TABLES
+        if (columns := missing_columns(spark, table, table_location(config, table)))
+    }
+    # The batch ledger is written by the plan itself: its new columns cannot wait.
     location = table_location(config, GOLD_BATCHES)
+    add_columns(spark, GOLD_BATCHES, location, upgrade.pop(GOLD_BATCHES, []))
+    if upgrade:
+        log.info("new columns in %s: recomputing every date", ", ".join(t.name for t in upgrade))
+        full_refresh = True
     batches = read_table(spark, location).collect()
     pending = [b for b in batches if b["status"] == "pending"]
     silver_batches = read_table(spark, table_location(config, SILVER_BATCHES)).collect()
@@ -121,6 +140,8 @@ def _update(
         _batch_frame(spark, batch, "pending"), location, f"gold_batch = {batch.gold_batch}"
     )
     crash_point("gold.after_plan")
+    for table, columns in upgrade.items():
+        add_columns(spark, table, table_location(config, table), columns)
     if batch.full_refresh:
         log.info("full refresh: recomputing every date")
         dates = None

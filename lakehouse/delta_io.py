@@ -15,16 +15,25 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.config import LakehouseConfig
-from lakehouse.tables import Table
+from lakehouse.tables import Column, Table
 
 
 def table_location(config: LakehouseConfig, table: Table) -> str:
     return config.location(table.location)
 
 
-def ensure_table(spark: SparkSession, table: Table, location: str) -> None:
+def ensure_table(spark: SparkSession, table: Table, location: str) -> list[Column]:
     """Create the Delta table at ``location`` from its declaration unless it exists; add the
-    declared columns that an existing table (written by an earlier release) lacks."""
+    declared columns that an existing table (written by an earlier release) lacks, and return
+    them. Old rows read NULL in an added column."""
+    create_table(spark, table, location)
+    missing = missing_columns(spark, table, location)
+    add_columns(spark, table, location, missing)
+    return missing
+
+
+def create_table(spark: SparkSession, table: Table, location: str) -> None:
+    """``CREATE TABLE IF NOT EXISTS`` from the declaration (columns, comments, partitioning)."""
     partitioning = (
         f" PARTITIONED BY ({', '.join(f'`{c}`' for c in table.partition_by)})"
         if table.partition_by
@@ -34,10 +43,18 @@ def ensure_table(spark: SparkSession, table: Table, location: str) -> None:
         f"CREATE TABLE IF NOT EXISTS delta.`{location}` ({table.ddl()}) USING delta"
         f"{partitioning} COMMENT '{table.description.replace(chr(39), '')}'"
     )
+
+
+def missing_columns(spark: SparkSession, table: Table, location: str) -> list[Column]:
+    """Declared columns of ``table`` that the Delta table at ``location`` does not have."""
     existing = {name.lower() for name in read_table(spark, location).columns}
-    missing = [c for c in table.columns if c.name.lower() not in existing]
-    if missing:
-        added = replace(table, columns=tuple(missing))
+    return [c for c in table.columns if c.name.lower() not in existing]
+
+
+def add_columns(spark: SparkSession, table: Table, location: str, columns: list[Column]) -> None:
+    """Add ``columns`` (declared ones, with their comments) in one commit; none: nothing."""
+    if columns:
+        added = replace(table, columns=tuple(columns))
         spark.sql(f"ALTER TABLE delta.`{location}` ADD COLUMNS ({added.ddl()})")
 
 

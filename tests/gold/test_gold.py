@@ -3,6 +3,7 @@ incremental sequence (new days, a late file, a re-delivery) equals a full refres
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -277,3 +278,41 @@ def test_a_table_from_an_earlier_release_gets_the_new_columns(spark, home):
     spark.sql(f"SELECT {', '.join(columns)}").write.format("delta").mode("overwrite").save(location)
     ensure_table(spark, GOLD_BRAND_PERFORMANCE, location)  # nothing missing: no change
     assert table_version(spark, location) == 3
+
+
+def test_gold_from_an_earlier_release_is_recomputed_to_fill_a_new_column(spark, home, rees46):
+    """A home whose ``brand_performance`` predates ``order_revenue``: the next gold run, with no
+    new data, adds the column and recomputes every date, so no brand is left with NULL."""
+    from dataclasses import replace
+
+    from lakehouse.delta_io import ensure_table
+
+    land(home, rees46 / "2019-Oct-head5k.csv")
+    run_all(spark, home)
+    location = table_location(home, GOLD_BRAND_PERFORMANCE)
+    declared = [f"`{c.name}`" for c in GOLD_BRAND_PERFORMANCE.columns]
+    expected = table_rows(spark, home, GOLD_BRAND_PERFORMANCE, declared)
+    earlier = replace(
+        GOLD_BRAND_PERFORMANCE,
+        columns=tuple(c for c in GOLD_BRAND_PERFORMANCE.columns if c.name != "order_revenue"),
+    )
+    old_rows = read_table(spark, location).drop("order_revenue").collect()
+    shutil.rmtree(location)
+    ensure_table(spark, earlier, location)
+    spark.createDataFrame(old_rows, earlier.schema_ddl()).write.format("delta").mode("append").save(
+        location
+    )
+
+    result = gold.run(spark, home, new_run_id())
+    assert result.ok and result.counts["dates"] > 0
+    assert table_rows(spark, home, GOLD_BRAND_PERFORMANCE, declared) == expected
+    order_revenue = dict(
+        read_table(spark, table_location(home, GOLD_ORDER_LINES))
+        .where("user_session IS NOT NULL")
+        .groupBy("brand")
+        .agg({"price": "sum"})
+        .collect()
+    )
+    for row in read_table(spark, location).collect():
+        assert row["order_revenue"] == order_revenue.get(row["brand"], 0), row["brand"]
+    assert gold.run(spark, home, new_run_id()).counts["dates"] == 0  # upgraded once
