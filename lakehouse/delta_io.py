@@ -22,14 +22,12 @@ def table_location(config: LakehouseConfig, table: Table) -> str:
     return config.location(table.location)
 
 
-def ensure_table(spark: SparkSession, table: Table, location: str) -> list[Column]:
+def ensure_table(spark: SparkSession, table: Table, location: str) -> None:
     """Create the Delta table at ``location`` from its declaration unless it exists; add the
-    declared columns that an existing table (written by an earlier release) lacks, and return
-    them. Old rows read NULL in an added column."""
+    declared columns that an existing table (written by an earlier release) lacks. Old rows
+    read NULL in an added column."""
     create_table(spark, table, location)
-    missing = missing_columns(spark, table, location)
-    add_columns(spark, table, location, missing)
-    return missing
+    add_columns(spark, table, location, missing_columns(spark, table, location))
 
 
 def create_table(spark: SparkSession, table: Table, location: str) -> None:

@@ -42,6 +42,11 @@ class Table:
         return self.name.split(".", 1)[1]
 
     @property
+    def quoted_name(self) -> str:
+        """``gold.kpi_summary`` with each part backquoted, for SQL text."""
+        return f"`{self.schema}`.`{self.short_name}`"
+
+    @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 

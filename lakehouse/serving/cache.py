@@ -31,10 +31,6 @@ from lakehouse.tables import GOLD_TABLES, Table
 log = logging.getLogger("lakehouse.serve")
 
 
-def _quoted(table: Table) -> str:
-    return f"`{table.schema}`.`{table.short_name}`"
-
-
 @dataclass
 class GoldCache:
     """Which version of each served table is cached; :meth:`refresh` brings them up to date."""
@@ -68,12 +64,12 @@ class GoldCache:
                 outdated.append((table, version))
         for table, _ in outdated:
             if self.cached.pop(table.name, None) is not None:
-                spark.sql(f"UNCACHE TABLE IF EXISTS {_quoted(table)}")
+                spark.sql(f"UNCACHE TABLE IF EXISTS {table.quoted_name}")
         refreshed = []
         for table, version in outdated:
             started = time.perf_counter()
             try:
-                spark.sql(f"CACHE TABLE {_quoted(table)}")
+                spark.sql(f"CACHE TABLE {table.quoted_name}")
             except Exception as error:  # the server keeps serving; the next refresh retries
                 log.warning("could not cache %s version %d: %s", table.name, version, error)
                 continue

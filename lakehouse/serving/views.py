@@ -45,7 +45,7 @@ def view_sql(table: Table, location: str, state: ViewState) -> str:
         select = ", ".join(f"CAST(NULL AS {c.type}) AS `{c.name}`" for c in table.columns)
         body = f"SELECT {select} WHERE false"
     return (
-        f"CREATE OR REPLACE VIEW `{table.schema}`.`{table.short_name}` ({_column_list(table)}) "
+        f"CREATE OR REPLACE VIEW {table.quoted_name} ({_column_list(table)}) "
         f"COMMENT {sql_string(table.description)} AS {body}"
     )
 

@@ -4,6 +4,7 @@ incremental sequence (new days, a late file, a re-delivery) equals a full refres
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -252,18 +253,19 @@ def test_empty_gold_before_any_data(spark, tmp_path):
     assert result.ok and result.counts["dates"] == 0
 
 
+def _brand_performance_before_order_revenue():
+    """``gold.brand_performance`` as declared by the releases before ``order_revenue``."""
+    columns = tuple(c for c in GOLD_BRAND_PERFORMANCE.columns if c.name != "order_revenue")
+    return replace(GOLD_BRAND_PERFORMANCE, columns=columns)
+
+
 def test_a_table_from_an_earlier_release_gets_the_new_columns(spark, home):
     """``brand_performance`` written before ``order_revenue`` existed: the next run's
     ``ensure_table`` adds the column, its rows read NULL there, and gold's overwrite works."""
-    from dataclasses import replace
-
     from lakehouse.delta_io import ensure_table
 
     location = table_location(home, GOLD_BRAND_PERFORMANCE)
-    earlier = replace(
-        GOLD_BRAND_PERFORMANCE,
-        columns=tuple(c for c in GOLD_BRAND_PERFORMANCE.columns if c.name != "order_revenue"),
-    )
+    earlier = _brand_performance_before_order_revenue()
     ensure_table(spark, earlier, location)
     spark.sql(f"INSERT INTO delta.`{location}` (brand, orders) VALUES ('a', 2)")
 
@@ -283,8 +285,6 @@ def test_a_table_from_an_earlier_release_gets_the_new_columns(spark, home):
 def test_gold_from_an_earlier_release_is_recomputed_to_fill_a_new_column(spark, home, rees46):
     """A home whose ``brand_performance`` predates ``order_revenue``: the next gold run, with no
     new data, adds the column and recomputes every date, so no brand is left with NULL."""
-    from dataclasses import replace
-
     from lakehouse.delta_io import ensure_table
 
     land(home, rees46 / "2019-Oct-head5k.csv")
@@ -292,10 +292,7 @@ def test_gold_from_an_earlier_release_is_recomputed_to_fill_a_new_column(spark, 
     location = table_location(home, GOLD_BRAND_PERFORMANCE)
     declared = [f"`{c.name}`" for c in GOLD_BRAND_PERFORMANCE.columns]
     expected = table_rows(spark, home, GOLD_BRAND_PERFORMANCE, declared)
-    earlier = replace(
-        GOLD_BRAND_PERFORMANCE,
-        columns=tuple(c for c in GOLD_BRAND_PERFORMANCE.columns if c.name != "order_revenue"),
-    )
+    earlier = _brand_performance_before_order_revenue()
     old_rows = read_table(spark, location).drop("order_revenue").collect()
     shutil.rmtree(location)
     ensure_table(spark, earlier, location)
