@@ -42,12 +42,16 @@ def cards_sql(brand: str | None) -> str:
 
 
 def daily_sql(brand: str | None) -> str:
-    """One row per day: revenue, purchases, views, carts (the line and its measure switch)."""
+    """One row per day: revenue, purchases, views, carts (the line and its measure switch).
+
+    In no order: the caller sorts the few dozen days. A global ``ORDER BY`` adds a
+    range-partitioning job to every query (0.1-0.18 s of 0.4-0.5 s on the cached table).
+    """
     return (
         "SELECT `event_date`, CAST(SUM(`revenue`) AS DECIMAL(18,2)) AS `revenue`, "
         "SUM(`purchases`) AS `purchases`, SUM(`views`) AS `views`, SUM(`carts`) AS `carts` "
         f"FROM `gold`.`daily_brand_sales`{_brand_filter(brand)} "
-        "GROUP BY `event_date` ORDER BY `event_date`"
+        "GROUP BY `event_date`"
     )
 
 

@@ -189,6 +189,13 @@ def duplicated_rows(df: DataFrame, column: str) -> tuple[int, int]:
     return int(row[0] or 0), int(row[1] or 0)
 
 
+def rows_with_keys(df: DataFrame, keys: DataFrame, column: str) -> DataFrame:
+    """The rows of ``df`` whose ``column`` value occurs in ``keys``: what a keyed MERGE of
+    ``keys`` can have touched, so a set-level rule checked on them follows the batch, not the
+    table's history."""
+    return df.join(keys.select(column).distinct(), column, "left_semi")
+
+
 def missing_keys(keys: DataFrame, reference: DataFrame, column: str) -> tuple[int, int]:
     """(distinct keys, distinct keys absent from ``reference``)."""
     distinct = keys.select(column).distinct()

@@ -79,7 +79,7 @@ def load_view(run: Fetch, brand: str | None) -> BrandView:
         cards=Cards(_decimal(revenue) or Decimal("0.00"), int(orders or 0), _decimal(aov)),
         daily=[
             DailyPoint(str(day), _decimal(rev) or Decimal("0.00"), int(p), int(v), int(c))
-            for day, rev, p, v, c in run(queries["daily"])
+            for day, rev, p, v, c in sorted(run(queries["daily"]), key=lambda row: row[0])
         ],
         top_by_purchases=[Share(name, int(n)) for name, n in run(queries["top_by_purchases"])],
         top_by_sales=[Share(name, _decimal(v)) for name, v in run(queries["top_by_sales"])],

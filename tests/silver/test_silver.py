@@ -291,6 +291,47 @@ def test_sessions_across_files_and_runs_equal_full_recompute(spark, home, tmp_pa
     assert writes == ["WRITE", "WRITE", "MERGE"]  # new days appended, the re-delivery merged
 
 
+def test_uniqueness_is_checked_on_the_keys_a_batch_wrote(spark, home, tmp_path):
+    """A duplicated product among a batch's keys fails the run and leaves the batch pending;
+    the uniqueness rules evaluate exactly the rows of the keys the batch wrote, so their cost
+    follows the batch, not the history; once repaired, a rerun completes the batch."""
+    files = generate(GenerateSpec(rows=3_000, days=2, seed=21), tmp_path / "gen")
+    land(home, files[0])
+    run_both(spark, home)
+    day2 = duckdb_events([files[1]])
+    day2_products = {r[0] for r in day2.execute("select product_id from events").fetchall()}
+    day2_sessions = day2.execute(
+        "select count(distinct user_session) from events where user_session is not null"
+    ).fetchall()[0][0]
+    location = table_location(home, SILVER_PRODUCTS)
+    products = read_table(spark, location)
+    known = sorted(r[0] for r in products.select("product_id").collect() if r[0] in day2_products)
+    assert known, "the second day must revisit a product of the first"
+    products.where(F.col("product_id") == known[0]).write.format("delta").mode("append").save(
+        location
+    )
+    land(home, files[1])
+
+    with pytest.raises(build.QualityFailure, match="products_unique: 2 rows share a product_id"):
+        run_both(spark, home)
+
+    dq = read_table(spark, table_location(home, DQ_RULE_RESULTS)).where("batch = 2").collect()
+    by_rule = {r["rule_id"]: (r["rows_evaluated"], r["failed_rows"]) for r in dq}
+    assert by_rule["products_unique"] == (len(day2_products) + 1, 2)
+    assert by_rule["user_sessions_unique"] == (day2_sessions, 0)
+    batches = read_table(spark, table_location(home, SILVER_BATCHES)).orderBy("silver_batch")
+    assert [r["status"] for r in batches.collect()] == ["done", "pending"]
+
+    table = DeltaTable.forPath(spark, location)
+    copy = table.toDF().where(F.col("product_id") == known[0]).limit(1).collect()
+    table.delete(F.col("product_id") == known[0])
+    spark.createDataFrame(copy, products.schema).write.format("delta").mode("append").save(location)
+    _, resumed = run_both(spark, home)
+    assert resumed.counts["taken"] > 0
+    batches = read_table(spark, table_location(home, SILVER_BATCHES)).orderBy("silver_batch")
+    assert [r["status"] for r in batches.collect()] == ["done", "done"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("point", ["silver.after_events", "silver.after_sessions"])
 def test_killed_silver_run_then_rerun_equals_clean_run(spark, home, point):
