@@ -2,9 +2,7 @@
 
 Set ``LAKEHOUSE_CRASH_AT=<point>`` in a run's environment and the process kills itself with
 SIGKILL when it reaches that point: no cleanup, no ``finally``, like a machine that dies.
-Points: ``bronze.after_plan|after_events|after_quarantine``, ``silver.after_plan|
-after_quarantine|after_events|after_sessions``, ``gold.after_plan|after_daily`` and, between
-layers, ``pipeline.after_bronze|after_silver|after_gold``.
+Every point is declared in :data:`CRASH_POINTS`; the crash tests kill a run at each of them.
 """
 
 from __future__ import annotations
@@ -14,7 +12,26 @@ import signal
 
 CRASH_ENV = "LAKEHOUSE_CRASH_AT"
 
+CRASH_POINTS: tuple[str, ...] = (
+    "bronze.after_plan",
+    "bronze.after_events",
+    "bronze.after_quarantine",
+    "pipeline.after_bronze",
+    "silver.after_plan",
+    "silver.after_quarantine",
+    "silver.after_events",
+    "silver.after_sessions",
+    "pipeline.after_silver",
+    "gold.after_plan",
+    "gold.after_daily",
+    "pipeline.after_gold",
+)
+"""Every point, in the order a full run reaches them."""
+
 
 def crash_point(name: str) -> None:
+    """Die here, at once, if this run was asked to (``LAKEHOUSE_CRASH_AT=name``)."""
+    if name not in CRASH_POINTS:
+        raise ValueError(f"undeclared crash point {name!r}")
     if os.environ.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -5,12 +5,26 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from functools import cache
 from pathlib import Path
 
 from lakehouse.config import LakehouseConfig
 
 REPO = Path(__file__).resolve().parents[1]
 REES46 = REPO / "tests" / "data" / "rees46"
+
+TEST_CONF = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.databricks.delta.snapshotPartitions": "1",
+    "spark.sql.adaptive.coalescePartitions.initialPartitionNum": "2",
+}
+"""Spark settings for a few thousand rows: the in-process session and every CLI run of the
+tests (but the demo's, which runs as the README's quick start does)."""
+
+SPARK_COMMANDS = ("run", "demo", "status", "maintain")
+"""The CLI commands that start a Spark session of their own and take ``--conf``."""
 
 
 def land(config: LakehouseConfig, *files: Path, rename: str | None = None) -> None:
@@ -19,9 +33,22 @@ def land(config: LakehouseConfig, *files: Path, rename: str | None = None) -> No
         shutil.copy(f, Path(config.landing) / (rename or f.name))
 
 
-def lakehouse_cmd(*args: str) -> list[str]:
-    """The installed CLI, run through this interpreter (works in a venv and in CI)."""
-    return [sys.executable, "-m", "lakehouse.cli", *args]
+@cache
+def _test_conf_args() -> tuple[str, ...]:
+    """``--conf`` arguments: the test settings, and the Delta jars already resolved by Ivy
+    on ``spark.jars`` instead of an Ivy resolution at every start."""
+    from lakehouse.serving.classpath import extra_jars, resolved_delta_jars, spark_jars_dir
+
+    jars = extra_jars(resolved_delta_jars(), list(spark_jars_dir().glob("*.jar")))
+    conf = {**TEST_CONF, "spark.jars.packages": "", "spark.jars": ",".join(map(str, jars))}
+    return tuple(arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}"))
+
+
+def lakehouse_cmd(*args: str, test_settings: bool = True) -> list[str]:
+    """The installed CLI, run through this interpreter (works in a venv and in CI). Commands
+    that start Spark get the test settings unless ``test_settings`` is false."""
+    extra = _test_conf_args() if test_settings and args and args[0] in SPARK_COMMANDS else ()
+    return [sys.executable, "-m", "lakehouse.cli", *args, *extra]
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:

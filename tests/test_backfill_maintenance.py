@@ -30,11 +30,11 @@ from lakehouse.tables import (
     SILVER_EVENTS,
     Table,
 )
-from tests.clean_build import FIRST, LATE, ledger, run, snapshot
+from tests.builds import FIRST, LATE, ledger, run, snapshot
 from tests.gold.test_gold import check_against_oracle
 from tests.helpers import REPO, lakehouse_cmd, subprocess_env
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("clean-build")]
 
 DAY = date(2019, 10, 1)
 

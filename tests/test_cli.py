@@ -56,7 +56,11 @@ def test_report_rows_setting(monkeypatch, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end_and_rerun_is_a_no_op(tmp_path):
-    cmd = lakehouse_cmd("demo", "--home", str(tmp_path / "home"), "--rows", "5000", "--days", "2")
+    # the README's quick start as it runs on a user's machine: production defaults
+    cmd = lakehouse_cmd(
+        "demo", "--home", str(tmp_path / "home"), "--rows", "5000", "--days", "2",
+        test_settings=False,
+    )  # fmt: skip
     first = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "generated 5,000 sample rows in 2 daily files" in first.stdout

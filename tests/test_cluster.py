@@ -2,8 +2,9 @@
 
 A master and two workers (one core each) are started on loopback from the installed pyspark;
 ``bronze/job.py``, ``silver/job.py`` and ``gold/job.py`` are submitted to it in order, as on a
-cluster (executors in their own JVMs, Delta jars shipped by ``--packages``, Python UDFs in the
-executors' Python workers). Every table must equal the in-process local build of the same files.
+cluster (executors in their own JVMs, the Delta jars Ivy resolved once shipped to them with
+``--jars``, Python UDFs in the executors' Python workers). Every table must equal the in-process
+local build of the same files.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from pathlib import Path
 import pyspark
 import pytest
 
-from lakehouse.session import DELTA_PACKAGE
-from tests.clean_build import ledger, new_home, snapshot
+from lakehouse.serving.classpath import extra_jars, resolved_delta_jars, spark_jars_dir
+from tests.builds import ledger, new_home, snapshot
 from tests.helpers import REPO, land, subprocess_env
 from tests.serving.clients import free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("clean-build")]
 
 SPARK_BIN = Path(pyspark.__file__).parent / "bin"
 WORKERS = 2
@@ -80,11 +81,15 @@ def test_jobs_on_a_standalone_cluster_equal_the_local_run(spark, clean_build, cl
     config = new_home(tmp_path)
     land(config, *clean_build.files)
     env = subprocess_env(PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+    # the Delta jars Ivy resolved once (pytest_configure), those Spark does not ship itself
+    jars = ",".join(
+        map(str, extra_jars(resolved_delta_jars(), list(spark_jars_dir().glob("*.jar"))))
+    )
     # bronze rejects the bad-header file (exit 3, as in the local build); the others are clean
     for layer, exit_code, status in (("bronze", 3, "1 error(s)"), ("silver", 0, "ok"),
                                      ("gold", 0, "ok")):  # fmt: skip
         done = subprocess.run(
-            [str(SPARK_BIN / "spark-submit"), "--master", url, "--packages", DELTA_PACKAGE,
+            [str(SPARK_BIN / "spark-submit"), "--master", url, "--jars", jars,
              "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.executor.cores=1",
              "--conf", "spark.executor.memory=1g", "--conf", f"spark.cores.max={WORKERS}",
              # sized for a few thousand rows: Delta's 50 snapshot partitions and Spark's 200

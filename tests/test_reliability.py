@@ -1,8 +1,9 @@
-"""A bad day, for real: runs killed with SIGKILL, two runs at once, a failing layer, and what
-the run log and ``lakehouse status`` say about each. Real ``lakehouse`` processes throughout.
+"""A bad day, for real, on one home: a run killed with SIGKILL at every crash point the code
+declares, two runs at once, a failing layer, and what the run log and ``lakehouse status`` say
+about each. Real ``lakehouse`` processes throughout.
 
-(Killed bronze and silver runs: tests/bronze/test_ingest.py, tests/silver/test_silver.py. The
-bad-file catalogue: tests/bronze/test_ingest.py. Absurd values: tests/silver/test_quality.py.)
+(The bad-file catalogue: tests/bronze/test_ingest.py. Absurd values: tests/silver/. Killed
+rebuilds: tests/test_backfill_maintenance.py.)
 """
 
 from __future__ import annotations
@@ -16,31 +17,51 @@ import pytest
 
 from lakehouse.config import LakehouseConfig
 from lakehouse.delta_io import read_table, table_location
+from lakehouse.faults import CRASH_POINTS
 from lakehouse.lock import Holder, lock_path
 from lakehouse.storage import latest_version
-from lakehouse.tables import ALL_TABLES, DQ_RULE_RESULTS, OPS_RUN_LOG, SILVER_EVENTS
+from lakehouse.tables import (
+    ALL_TABLES,
+    BRONZE_EVENTS,
+    BRONZE_FILES,
+    DQ_RULE_RESULTS,
+    GOLD_BATCHES,
+    OPS_RUN_LOG,
+    SILVER_BATCHES,
+    SILVER_QUARANTINE,
+)
+from tests.bronze.test_ingest import assert_matches_oracle
 from tests.gold.test_gold import check_against_oracle
 from tests.helpers import REES46, REPO, lakehouse_cmd, land, subprocess_env
+from tests.oracle import duckdb_events
+from tests.silver.test_silver import oracle_events, oracle_sessions, sessions, silver_events
 
-pytestmark = pytest.mark.slow
+FIRST_DELIVERY = (REES46 / "2019-Oct-head5k.csv", REES46 / "2019-Nov-head683-noheader.csv")
+SECOND_DELIVERY = REES46 / "2019-Nov-head10k.csv"  # its first 683 rows are already in silver
 
-FILES = ("2019-Oct-head5k.csv", "2019-Nov-head683-noheader.csv")
+# (crash point, layers the killed run is asked for), in the order a run reaches them
+FIRST_DAY_KILLS = [
+    ("bronze.after_plan", "bronze"),
+    ("bronze.after_events", "bronze"),
+    ("bronze.after_quarantine", "bronze"),
+    ("pipeline.after_bronze", "bronze"),
+    ("silver.after_plan", "silver"),
+    ("silver.after_quarantine", "silver"),
+    ("silver.after_events", "silver"),
+    ("silver.after_sessions", "silver"),
+    ("pipeline.after_silver", "bronze,silver,gold"),
+    ("gold.after_plan", "gold"),
+]
+SECOND_DAY_KILLS = [("gold.after_daily", "bronze,silver,gold"), ("pipeline.after_gold", "gold")]
 
 
-def _home(tmp_path: Path) -> LakehouseConfig:
-    config = LakehouseConfig.create(str(tmp_path / "home"))
-    Path(config.landing).mkdir(parents=True)
-    land(config, *(REES46 / name for name in FILES))
-    return config
-
-
-def _lakehouse(*args: str, crash_at: str | None = None, **popen) -> subprocess.Popen:
+def _lakehouse(*args: str, crash_at: str | None = None) -> subprocess.Popen:
     env = subprocess_env(LAKEHOUSE_DRIVER_MEMORY="2g")
     if crash_at:
         env["LAKEHOUSE_CRASH_AT"] = crash_at
     return subprocess.Popen(
         lakehouse_cmd(*args), cwd=REPO, env=env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
 
 
@@ -54,73 +75,122 @@ def _run_log(spark, config: LakehouseConfig) -> list[dict]:
     return sorted((r.asDict() for r in rows), key=lambda r: (r["ended_at"], r["layer"]))
 
 
-@pytest.mark.parametrize("point", ["pipeline.after_silver", "gold.after_daily"])
-def test_killed_run_then_rerun_equals_clean_build_and_is_logged(spark, tmp_path, point):
-    """Killed between layers / while gold rewrites its tables; the next run recovers the lock,
-    logs the killed run as interrupted and ends with the tables of a run that never crashed."""
-    config = _home(tmp_path)
-    code, _, err = _finish(_lakehouse("run", "--home", config.home, crash_at=point))
-    assert code == -9, err[-2000:]
-    killed = Holder.parse(lock_path(config).read_text())
-    assert killed is not None, "a killed run leaves its name in the lock file"
-
-    code, out, err = _finish(_lakehouse("run", "--home", config.home))
-    assert code == 0, err[-3000:]
-    assert f"recovered the writer lock of run {killed.run_id}" in err
-
-    check_against_oracle(spark, config, [REES46 / name for name in FILES])
-    log = _run_log(spark, config)
-    by_run = {(r["run_id"], r["layer"]): r["status"] for r in log}
-    assert by_run[(killed.run_id, "*")] == "interrupted"
-    assert by_run[(killed.run_id, "bronze")] == by_run[(killed.run_id, "silver")] == "succeeded"
-    assert (killed.run_id, "gold") not in by_run
-    rerun = out.split("run ", 1)[1].split()[0]
-    assert [by_run[(rerun, layer)] for layer in ("bronze", "silver", "gold")] == ["succeeded"] * 3
-    assert lock_path(config).read_text() == "", "a finished run releases the lock cleanly"
+def _statuses(spark, config: LakehouseConfig, table) -> list[tuple]:
+    key = {BRONZE_FILES: "source_file", SILVER_BATCHES: "silver_batch"}.get(table, "gold_batch")
+    rows = read_table(spark, table_location(config, table)).collect()
+    return sorted((r[key], r["status"]) for r in rows)
 
 
-def test_two_runs_at_once_one_writer(spark, tmp_path):
-    """The second run stops at once (exit 4) naming the holder, or waits with --wait; the
-    tables end exactly as one run makes them, and the run log shows both runs."""
-    config = _home(tmp_path)
+class Chain:
+    """Runs killed one after the other on one home; each next run must recover the lock."""
+
+    def __init__(self, config: LakehouseConfig) -> None:
+        self.config = config
+        self.killed: list[str] = []
+        self.unrecovered: str | None = None
+        """The last killed run, until a later run has taken over its lock."""
+
+    def kill(self, point: str, layers: str) -> None:
+        code, _, err = _finish(
+            _lakehouse("run", "--home", self.config.home, "--layers", layers, crash_at=point)
+        )
+        assert code == -9, f"{point}: {err[-2000:]}"
+        self.recovered(err)
+        holder = Holder.parse(lock_path(self.config).read_text())
+        assert holder is not None, f"{point}: a killed run leaves its name in the lock file"
+        self.killed.append(holder.run_id)
+        self.unrecovered = holder.run_id
+
+    def recovered(self, err: str) -> None:
+        """The run that printed ``err`` found the last killed run and took over its lock."""
+        if self.unrecovered is not None:
+            assert f"recovered the writer lock of run {self.unrecovered}" in err, err[-2000:]
+            self.unrecovered = None
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("bad-day")
+def test_a_bad_day_kills_at_every_crash_point_two_writers_a_failed_layer(spark, tmp_path):
+    """Day one: each run is SIGKILLed at the next crash point, then a run finishes it while a
+    second one is refused (exit 4) and a third waits for it; the tables equal the oracle and
+    the run log and ``status`` say what happened. Day two: a layer fails (exit 1), a run is
+    killed in gold's rewrite and after gold, and a plain run then has nothing left to do."""
+    assert {point for point, _ in FIRST_DAY_KILLS + SECOND_DAY_KILLS} == set(CRASH_POINTS)
+    config = LakehouseConfig.create(str(tmp_path / "home"))
+    Path(config.landing).mkdir(parents=True)
+    land(config, *FIRST_DELIVERY)
+    chain = Chain(config)
+
+    # -- day one: killed at every step, in order ------------------------------------------
+    for point, layers in FIRST_DAY_KILLS:
+        chain.kill(point, layers)
+        if point.startswith("bronze."):  # a pending batch, whatever was written
+            assert {s for _, s in _statuses(spark, config, BRONZE_FILES)} == {"pending"}
+        elif point.startswith("silver."):
+            assert _statuses(spark, config, SILVER_BATCHES) == [(1, "pending")]
+        if point == "pipeline.after_bronze":  # exactly once, however often it was resumed
+            assert_matches_oracle(spark, config, list(FIRST_DELIVERY))
+            events = read_table(spark, table_location(config, BRONZE_EVENTS))
+            keys = events.select("source_file", "line_number")
+            assert keys.count() == keys.distinct().count() == 5_019 + 683
+            assert {b for (b,) in events.select("batch_id").distinct().collect()} == {1}
+        if point == "pipeline.after_silver":
+            assert _statuses(spark, config, SILVER_BATCHES) == [(1, "done")]
+            con = duckdb_events(list(FIRST_DELIVERY))
+            assert silver_events(spark, config) == oracle_events(con)
+            assert sessions(spark, config) == oracle_sessions(con)
+    assert _statuses(spark, config, GOLD_BATCHES) == [(1, "pending")]
+
+    # -- a run finishes day one; a second run meanwhile is refused, a third waits ----------
     first = _lakehouse("run", "--home", config.home)
     deadline = time.monotonic() + 300
-    while not lock_path(config).exists() or not lock_path(config).read_text():
-        assert first.poll() is None and time.monotonic() < deadline, "first run never locked"
+    while not lock_path(config).read_text() or chain.killed[-1] in lock_path(config).read_text():
+        assert first.poll() is None and time.monotonic() < deadline, "the run never locked"
         time.sleep(0.2)
     holder = Holder.parse(lock_path(config).read_text())
-
     code, _, err = _finish(_lakehouse("run", "--home", config.home), timeout=300)
     assert code == 4, err[-2000:]
     assert f"is being written by run {holder.run_id} (pid {first.pid}" in err
     assert "--wait" in err and "Traceback" not in err
-
     waiting = _lakehouse("run", "--home", config.home, "--wait", "900")
-    assert _finish(first)[0] == 0
+    code, _, err = _finish(first)
+    assert code == 0, err[-2000:]
+    chain.recovered(err)
     code, out, err = _finish(waiting)
     assert code == 0, err[-2000:]
-
-    check_against_oracle(spark, config, [REES46 / name for name in FILES])
-    log = _run_log(spark, config)
     second = out.split("run ", 1)[1].split()[0]
-    assert [(r["run_id"], r["layer"]) for r in log] == [
-        (holder.run_id, "bronze"), (holder.run_id, "silver"), (holder.run_id, "gold"),
-        (second, "bronze"), (second, "silver"), (second, "gold"),
-    ]  # fmt: skip
-    first_bronze, second_bronze = log[0], log[3]
-    lines = sum(len((REES46 / name).read_bytes().splitlines()) for name in FILES)
-    assert first_bronze["rows_read"] == lines
+    assert lock_path(config).read_text() == "", "a finished run releases the lock cleanly"
+
+    check_against_oracle(spark, config, list(FIRST_DELIVERY))
+    assert _statuses(spark, config, GOLD_BATCHES) == [(1, "done")]
+    log = _run_log(spark, config)
+    by_run = {(r["run_id"], r["layer"]): r for r in log}
+    for run_id in chain.killed:
+        assert by_run[(run_id, "*")]["status"] == "interrupted", run_id
+    runs = {point: run_id for (point, _), run_id in zip(FIRST_DAY_KILLS, chain.killed, strict=True)}
+    bronze = by_run[(runs["pipeline.after_bronze"], "bronze")]  # the run that finished bronze
+    lines = sum(len(path.read_bytes().splitlines()) for path in FIRST_DELIVERY)
+    assert bronze["status"] == "succeeded" and bronze["rows_read"] == lines
+    assert bronze["rows_read"] == bronze["rows_written"] + 1 + bronze["rows_quarantined"]
+    between = runs["pipeline.after_silver"]  # killed between silver and gold
+    silver = by_run[(between, "silver")]
+    assert silver["status"] == by_run[(between, "bronze")]["status"] == "succeeded"
+    assert (between, "gold") not in by_run
     assert (
-        first_bronze["rows_read"]
-        == first_bronze["rows_written"] + 1 + (first_bronze["rows_quarantined"])
-    )  # one header line
-    assert second_bronze["rows_read"] == 0 and log[4]["rows_read"] == 0
-    silver = log[1]
-    assert silver["rows_read"] == (
-        silver["rows_written"] + silver["rows_quarantined"] + silver["rows_duplicates"]
+        silver["rows_read"]
+        == 5_019 + 683
+        == (silver["rows_written"] + silver["rows_quarantined"] + silver["rows_duplicates"])
     )
+    for run_id in (holder.run_id, second):
+        assert all(
+            by_run[(run_id, layer)]["status"] == "succeeded"
+            for layer in ("bronze", "silver", "gold")
+        )
+    assert by_run[(second, "bronze")]["rows_read"] == by_run[(second, "silver")]["rows_read"] == 0
     silver_out = dict(p.split("=") for p in silver["output_versions"].split(", "))
-    gold_in = dict(p.split("=") for p in log[2]["input_versions"].split(", "))
+    gold_in = dict(
+        p.split("=") for p in by_run[(holder.run_id, "gold")]["input_versions"].split(", ")
+    )
     assert gold_in["silver.events"] == silver_out["silver.events"] != "-"
 
     # lakehouse status: the same runs, every table's version and rows, the last DQ result
@@ -137,7 +207,8 @@ def test_two_runs_at_once_one_writer(spark, tmp_path):
         assert tables[table.name]["version"] == latest_version(spark, location), table.name
         assert tables[table.name]["rows"] == read_table(spark, location).count(), table.name
     dq = read_table(spark, table_location(config, DQ_RULE_RESULTS)).where("engine = 'spark'")
-    assert status["quality"]["run_id"] == holder.run_id  # the second run had nothing to check
+    # the silver batch is recorded under the run that planned it
+    assert status["quality"]["run_id"] == runs["silver.after_plan"]
     assert status["quality"]["rules"] == dq.select("rule_id").distinct().count()
     failing = dq.where("failed_rows > 0").select("rule_id").distinct().collect()
     assert {f[0] for f in status["quality"]["failures"]} == {r[0] for r in failing}
@@ -146,26 +217,44 @@ def test_two_runs_at_once_one_writer(spark, tmp_path):
     for heading in ("recent runs", "tables", "data quality", "writer lock: free"):
         assert heading in text
 
-
-def test_failed_layer_is_logged_and_the_next_run_finishes(spark, tmp_path):
-    config = _home(tmp_path)
-    events = Path(table_location(config, SILVER_EVENTS))
-    events.parent.mkdir(parents=True)
-    events.write_text("a file where silver.events must be a folder")  # silver cannot write
-    code, _, err = _finish(_lakehouse("run", "--home", config.home))
+    # -- day two: silver cannot write (exit 1, logged), then killed in and after gold ------
+    land(config, SECOND_DELIVERY)
+    quarantine = Path(table_location(config, SILVER_QUARANTINE))
+    quarantine.rename(quarantine.with_name("moved-away"))
+    quarantine.write_text("a file where a silver table must be a folder")
+    code, out, err = _finish(_lakehouse("run", "--home", config.home))
     assert code == 1, err[-2000:]
     assert "lakehouse run failed:" in err and "Traceback" not in err
-    log = _run_log(spark, config)
-    statuses = [(r["layer"], r["status"]) for r in log]
-    assert statuses == [("bronze", "succeeded"), ("silver", "failed")]
-    assert log[1]["error"] and log[1]["ended_at"] >= log[1]["started_at"]
+    failed_run = [r for r in _run_log(spark, config) if (r["run_id"], r["layer"]) not in by_run]
+    assert [(r["layer"], r["status"]) for r in failed_run] == [
+        ("bronze", "succeeded"), ("silver", "failed"),
+    ]  # fmt: skip
+    assert failed_run[1]["error"] and failed_run[1]["ended_at"] >= failed_run[1]["started_at"]
+    quarantine.unlink()
+    quarantine.with_name("moved-away").rename(quarantine)
 
-    events.unlink()
-    code, _, err = _finish(_lakehouse("run", "--home", config.home))
+    for point, layers in SECOND_DAY_KILLS:
+        chain.kill(point, layers)
+    assert _statuses(spark, config, GOLD_BATCHES) == [(1, "done"), (2, "done")]
+    versions = {t.name: latest_version(spark, table_location(config, t)) for t in ALL_TABLES}
+    code, out, err = _finish(_lakehouse("run", "--home", config.home))
     assert code == 0, err[-2000:]
-    check_against_oracle(spark, config, [REES46 / name for name in FILES])
-    statuses = [(r["layer"], r["status"]) for r in _run_log(spark, config)]
-    assert statuses[2:] == [("bronze", "succeeded"), ("silver", "succeeded"), ("gold", "succeeded")]
+    chain.recovered(err)
+    assert "files 0" in out and "taken 0" in out, out
+    del versions[OPS_RUN_LOG.name]
+    assert {n: latest_version(spark, table_location(config, t)) for t in ALL_TABLES
+            if (n := t.name) in versions} == versions  # fmt: skip
+
+    files = [*FIRST_DELIVERY, SECOND_DELIVERY]
+    assert_matches_oracle(spark, config, files)
+    con = duckdb_events(files)
+    assert silver_events(spark, config) == oracle_events(con)
+    assert sessions(spark, config) == oracle_sessions(con)
+    assert _statuses(spark, config, SILVER_BATCHES) == [(1, "done"), (2, "done")]
+    check_against_oracle(spark, config, files)
+    log = _run_log(spark, config)
+    interrupted = {r["run_id"] for r in log if r["status"] == "interrupted"}
+    assert interrupted == set(chain.killed)
 
 
 def test_status_of_an_empty_home(tmp_path):

@@ -17,7 +17,7 @@ from lakehouse.generate import GenerateSpec, generate
 from lakehouse.runs import new_run_id
 from lakehouse.schema import HEADER, SOURCE_COLUMNS
 from lakehouse.tables import BRONZE_EVENTS, BRONZE_FILES, BRONZE_QUARANTINE, BRONZE_TABLES
-from tests.helpers import REPO, lakehouse_cmd, land, subprocess_env
+from tests.helpers import REPO, lakehouse_cmd, land
 from tests.oracle import expected_bronze
 
 GOOD = (
@@ -31,9 +31,12 @@ def run_bronze(spark, config: LakehouseConfig):
     return ingest.run(spark, config, new_run_id())
 
 
-def bronze_rows(spark, config, source_file=None) -> list[tuple]:
+def bronze_rows(spark, config, source_file: str | list[str] | None = None) -> list[tuple]:
+    """Bronze rows (nine fields and line number), of one file or of a list of files if given."""
     df = read_table(spark, table_location(config, BRONZE_EVENTS))
-    if source_file:
+    if isinstance(source_file, list):
+        df = df.where(df.source_file.isin(source_file))
+    elif source_file:
         df = df.where(df.source_file == source_file)
     return sorted(tuple(r) for r in df.select(*SOURCE_COLUMNS, "line_number").collect())
 
@@ -72,53 +75,60 @@ def assert_matches_oracle(spark, config, files: list[Path]) -> None:
         assert got_bad == oracle.bad
 
 
-@pytest.fixture(scope="module")
-def real_home(spark, tmp_path_factory, rees46):
-    """All four real REES46 sample files, ingested once."""
-    config = LakehouseConfig.create(str(tmp_path_factory.mktemp("real") / "home"))
-    Path(config.landing).mkdir(parents=True)
-    files = sorted(rees46.glob("*.csv"))
-    land(config, *files)
-    result = run_bronze(spark, config)
-    return config, files, result
+def _real_bronze_counts(real_build) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for results in real_build.results:
+        for key, value in results["bronze"].counts.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
 
 
-def test_real_files_every_line_accounted_for(spark, real_home):
-    config, files, result = real_home
-    assert result.ok
-    assert result.counts == {
+@pytest.mark.slow
+@pytest.mark.xdist_group("real-build")
+def test_real_files_every_line_accounted_for(spark, real_build):
+    config = real_build.config
+    assert all(results["bronze"].ok for results in real_build.results)
+    assert _real_bronze_counts(real_build) == {
         "files": 4,
         "lines": 10_001 + 683 + 17_436 + 5_020,
         "rows": 10_000 + 683 + 17_434 + 5_019,
         "quarantined": 1,
         "rejected_files": 0,
     }
-    assert_matches_oracle(spark, config, files)
+    assert_matches_oracle(spark, config, list(real_build.files))
     # The one bad line: the cut-off last line of the CRLF file, kept with its reason.
     [(where, reason)] = quarantine(spark, config).items()
     assert where == ("2019-Oct-head17k-crlf-truncated.csv", 17_436)
     assert reason == "field_count: found 8 fields, expected 9"
 
 
-def test_rerun_without_new_files_changes_nothing(spark, real_home):
-    config, _, _ = real_home
+@pytest.mark.slow
+@pytest.mark.xdist_group("real-build")
+def test_only_new_files_are_ingested(spark, real_build):
+    """Run 2 of the build ingests its one new file; run 1's rows stay as they were."""
+    config = real_build.config
+    second = real_build.results[1]["bronze"].counts
+    assert second["files"] == 1 and second["rows"] == 5_019
+    location = table_location(config, BRONZE_EVENTS)
+    version = real_build.after_first[BRONZE_EVENTS.name]
+    first_files = [p.name for p in real_build.first_run]
+    then = spark.read.format("delta").option("versionAsOf", version).load(location)
+    assert bronze_rows(spark, config, first_files) == sorted(
+        tuple(r) for r in then.select(*SOURCE_COLUMNS, "line_number").collect()
+    )
+    assert len(bronze_rows(spark, config)) == 10_000 + 683 + 17_434 + 5_019
+    batches = {name: e["batch_id"] for name, e in ledger(spark, config).items()}
+    assert batches == {**dict.fromkeys(first_files, 1), "2019-Oct-head5k.csv": 2}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("real-build")
+def test_rerun_without_new_files_changes_nothing(spark, real_build):
+    config = real_build.config
     before = versions(spark, config)
     result = run_bronze(spark, config)
     assert result.counts["files"] == 0
     assert versions(spark, config) == before
-
-
-def test_only_new_files_are_ingested(spark, home, rees46):
-    land(home, rees46 / "2019-Nov-head683-noheader.csv")
-    run_bronze(spark, home)
-    first = bronze_rows(spark, home)
-    land(home, rees46 / "2019-Oct-head5k.csv")
-    result = run_bronze(spark, home)
-    assert result.counts["files"] == 1
-    assert result.counts["rows"] == 5_019
-    assert bronze_rows(spark, home, "2019-Nov-head683-noheader.csv") == first
-    assert len(bronze_rows(spark, home)) == 683 + 5_019
-    assert {e["batch_id"] for e in ledger(spark, home).values()} == {1, 2}
 
 
 def test_bad_lines_and_bad_files(spark, home):
@@ -285,45 +295,6 @@ def test_generated_files_plain_and_gzip(spark, home, tmp_path):
         "quarantined": 0,
         "rejected_files": 0,
     }
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "point", ["bronze.after_plan", "bronze.after_events", "bronze.after_quarantine"]
-)
-def test_killed_run_then_rerun_is_exactly_once(spark, home, rees46, point):
-    """SIGKILL a real `lakehouse run` at a step; the next run leaves bronze as if run once."""
-    files = [
-        rees46 / "2019-Oct-head17k-crlf-truncated.csv",
-        rees46 / "2019-Nov-head683-noheader.csv",
-    ]
-    land(home, *files)
-    killed = subprocess.run(
-        lakehouse_cmd("run", "--layers", "bronze", "--home", home.home, "-q"),
-        env=subprocess_env(LAKEHOUSE_CRASH_AT=point),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert killed.returncode == -9, killed.stderr[-2000:]
-    assert {e["status"] for e in ledger(spark, home).values()} == {"pending"}
-
-    result = run_bronze(spark, home)
-
-    assert result.ok
-    assert_matches_oracle(spark, home, files)
-    keys = [
-        (r[0], r[1])
-        for r in read_table(spark, table_location(home, BRONZE_EVENTS))
-        .select("source_file", "line_number")
-        .collect()
-    ]
-    assert len(keys) == len(set(keys)) == 17_434 + 683
-    assert {e["batch_id"] for e in ledger(spark, home).values()} == {1}
-    before = versions(spark, home)
-    assert run_bronze(spark, home).counts["files"] == 0
-    assert versions(spark, home) == before
 
 
 @pytest.mark.slow

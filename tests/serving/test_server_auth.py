@@ -17,7 +17,7 @@ from lakehouse.config import LakehouseConfig
 from tests.helpers import lakehouse_cmd
 from tests.serving.clients import beeline, connect, query, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("auth")]
 
 STOREPASS = "keystore-secret"
 

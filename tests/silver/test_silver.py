@@ -1,12 +1,13 @@
 """Silver on real Delta tables: accounting identity, dedupe across files and runs, sessions and
-products equal to an independent DuckDB computation, reruns and crashes change nothing."""
+products equal to an independent DuckDB computation, reruns change nothing.
+
+(Sessions across files and runs, late and re-delivered files: the incremental sequence in
+tests/gold/test_gold.py. Killed runs: the chain of kills in tests/test_reliability.py.)"""
 
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,6 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from bronze import ingest
-from lakehouse.config import LakehouseConfig
 from lakehouse.delta_io import read_table, table_location, table_version
 from lakehouse.generate import GenerateSpec, generate
 from lakehouse.runs import new_run_id
@@ -29,7 +29,7 @@ from lakehouse.tables import (
     SILVER_USER_SESSIONS,
 )
 from silver import build
-from tests.helpers import REPO, lakehouse_cmd, land, subprocess_env
+from tests.helpers import land
 from tests.oracle import duckdb_events
 from tests.silver.test_quality import BREAKS, OK
 
@@ -122,23 +122,15 @@ def versions(spark, config):
     return {t.name: table_version(spark, table_location(config, t)) for t in SILVER_TABLES}
 
 
-@pytest.fixture(scope="module")
-def real(spark, tmp_path_factory, rees46):
-    """Run 1: Oct 17k + Nov 10k + Nov 683 (a prefix of Nov 10k). Run 2: Oct 5k (a re-delivery)."""
-    config = LakehouseConfig.create(str(tmp_path_factory.mktemp("silver-real") / "home"))
-    Path(config.landing).mkdir(parents=True)
-    first = [
-        rees46 / "2019-Oct-head17k-crlf-truncated.csv",
-        rees46 / "2019-Nov-head10k.csv",
-        rees46 / "2019-Nov-head683-noheader.csv",
-    ]
-    land(config, *first)
-    _, run1 = run_both(spark, config)
-    land(config, rees46 / "2019-Oct-head5k.csv")
-    _, run2 = run_both(spark, config)
-    return config, [*first, rees46 / "2019-Oct-head5k.csv"], run1, run2
+@pytest.fixture
+def real(real_build):
+    """The shared build: run 1 took Oct 17k + Nov 10k + Nov 683, run 2 Oct 5k (a re-delivery)."""
+    run1, run2 = (results["silver"] for results in real_build.results)
+    return real_build.config, list(real_build.files), run1, run2
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("real-build")
 def test_accounting_identity_on_real_rows(real):
     _, files, run1, run2 = real
     con = duckdb_events(files[:3])
@@ -158,6 +150,8 @@ def test_accounting_identity_on_real_rows(real):
     assert run2.counts["warnings"] > 0  # null brands and category codes in real data
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("real-build")
 def test_tables_equal_an_independent_computation(spark, real):
     config, files, _, _ = real
     con = duckdb_events(files)
@@ -169,6 +163,8 @@ def test_tables_equal_an_independent_computation(spark, real):
     assert {k: got[k] for k in expected} == expected
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("real-build")
 def test_each_event_date_is_one_file(spark, real):
     """A batch writes one file per date (the append repartitions by date), not one per task."""
     config, _, _, _ = real
@@ -179,6 +175,8 @@ def test_each_event_date_is_one_file(spark, real):
     assert set(per_date.values()) == {1}
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("real-build")
 def test_batches_and_quality_results_are_recorded(spark, real):
     config, _, run1, _ = real
     batches = read_table(spark, table_location(config, SILVER_BATCHES)).orderBy("silver_batch")
@@ -209,6 +207,8 @@ def test_batches_and_quality_results_are_recorded(spark, real):
     assert report["silver_batch"] == 1 and report["great_expectations"]["silver_events"]
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("real-build")
 def test_rerun_changes_nothing(spark, real):
     config, _, _, _ = real
     before = versions(spark, config)
@@ -222,12 +222,15 @@ def _bad_line(change: dict) -> str:
     return ",".join("" if row[c] is None else row[c] for c in OK)
 
 
-def test_bad_values_quarantined_with_every_rule_id(spark, home):
+@pytest.mark.slow
+def test_bad_values_quarantined_with_every_rule_id_and_reported_on_a_sample(spark, home):
+    """Every drop rule quarantines its row with the ids of every rule broken; above
+    ``report_rows`` great-expectations validates a sample while Spark enforces every row."""
     generate(GenerateSpec(rows=2_000, days=1, seed=5), Path(home.landing))
     lines = [_bad_line(change) for change in BREAKS.values()]
     lines.append(_bad_line({"price": "-1", "product_id": "x", "event_type": "click"}))
     (Path(home.landing) / "bad.csv").write_text("\n".join([HEADER, *lines]) + "\n")
-    _, result = run_both(spark, home)
+    _, result = run_both(spark, replace(home, report_rows=500))
     c = result.counts
     assert c["taken"] == 2_000 + len(lines)
     assert c["taken"] == c["added"] + c["quarantined"] + c["duplicates"]
@@ -248,17 +251,12 @@ def test_bad_values_quarantined_with_every_rule_id(spark, home):
     assert {r["source_file"] for r in q} == {"bad.csv"}
     assert all(r["run_id"] for r in q)
 
-
-def test_great_expectations_reports_on_a_bounded_sample(spark, home):
-    """Above ``report_rows`` GX validates a sample; Spark still enforces every row."""
-    generate(GenerateSpec(rows=2_000, days=2, seed=8), Path(home.landing))
-    _, result = run_both(spark, replace(home, report_rows=500))
-    assert result.counts["taken"] == 2_000
+    # the report: a Bernoulli sample of about 500 rows; Spark counted every row
     assert any("sample of" in note for note in result.notes)
     dq = read_table(spark, table_location(home, DQ_RULE_RESULTS)).collect()
     gx = {r["rule_id"]: r for r in dq if r["engine"] == "great_expectations"}
     spark_rows = {r["rule_id"]: r for r in dq if r["engine"] == "spark"}
-    assert gx and {r["rows_evaluated"] for r in spark_rows.values()} >= {2_000}
+    assert gx and {r["rows_evaluated"] for r in spark_rows.values()} >= {c["taken"]}
     sampled = {r["rows_evaluated"] for r in gx.values()}
     assert len(sampled) == 1 and 300 < sampled.pop() < 700  # ~500: a Bernoulli sample
     for rule_id, row in gx.items():
@@ -268,29 +266,7 @@ def test_great_expectations_reports_on_a_bounded_sample(spark, home):
 _WARN = {"brand_present", "category_code_present", "user_session_present", "price_not_zero"}
 
 
-def test_sessions_across_files_and_runs_equal_full_recompute(spark, home, tmp_path):
-    """Day 1, then day 2 (sessions cross midnight), then a late re-delivery of day 1."""
-    files = generate(GenerateSpec(rows=8_000, days=2, seed=11), tmp_path / "gen")
-    land(home, files[0])
-    run_both(spark, home)
-    land(home, files[1])
-    run_both(spark, home)
-    land(home, files[0], rename="late-redelivery.csv")
-    _, late = run_both(spark, home)
-    assert late.counts["added"] == 0 and late.counts["duplicates"] == late.counts["taken"]
-    con = duckdb_events(files)
-    assert sessions(spark, home) == oracle_sessions(con)
-    assert silver_events(spark, home) == oracle_events(con)
-    spanning = con.execute(
-        """select count(*) from (select user_session from events
-           group by 1 having count(distinct event_time::date) > 1)"""
-    ).fetchall()[0][0]
-    assert spanning > 0  # the test really covers sessions split across files
-    history = DeltaTable.forPath(spark, table_location(home, SILVER_EVENTS)).history()
-    writes = [r["operation"] for r in history.orderBy("version").collect()][-3:]
-    assert writes == ["WRITE", "WRITE", "MERGE"]  # new days appended, the re-delivery merged
-
-
+@pytest.mark.slow
 def test_uniqueness_is_checked_on_the_keys_a_batch_wrote(spark, home, tmp_path):
     """A duplicated product among a batch's keys fails the run and leaves the batch pending;
     the uniqueness rules evaluate exactly the rows of the keys the batch wrote, so their cost
@@ -330,29 +306,3 @@ def test_uniqueness_is_checked_on_the_keys_a_batch_wrote(spark, home, tmp_path):
     assert resumed.counts["taken"] > 0
     batches = read_table(spark, table_location(home, SILVER_BATCHES)).orderBy("silver_batch")
     assert [r["status"] for r in batches.collect()] == ["done", "done"]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("point", ["silver.after_events", "silver.after_sessions"])
-def test_killed_silver_run_then_rerun_equals_clean_run(spark, home, point):
-    files = generate(
-        GenerateSpec(rows=4_000, days=2, seed=3, start=date(2019, 12, 1)), Path(home.landing)
-    )
-    run_id = new_run_id()
-    ingest.run(spark, home, run_id)
-    killed = subprocess.run(
-        lakehouse_cmd("run", "--layers", "silver", "--home", home.home),
-        env=subprocess_env(LAKEHOUSE_CRASH_AT=point),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert killed.returncode == -9, killed.stderr[-2000:]
-    result = build.run(spark, home, new_run_id())
-    assert result.counts["taken"] == 4_000
-    con = duckdb_events(files)
-    assert silver_events(spark, home) == oracle_events(con)
-    assert sessions(spark, home) == oracle_sessions(con)
-    batches = read_table(spark, table_location(home, SILVER_BATCHES)).collect()
-    assert [(b["silver_batch"], b["status"]) for b in batches] == [(1, "done")]

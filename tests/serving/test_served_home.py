@@ -1,39 +1,76 @@
-"""The Thrift server as Tableau uses it: real ``lakehouse serve``, real PyHive and beeline.
+"""The Thrift server as Tableau uses it, and the dashboard on it: real ``lakehouse serve``,
+real PyHive and beeline, a real ``lakehouse dashboard`` in headless chromium.
 
-One server is started on an empty home; pipeline runs then fill it while clients query. Every
-answer is compared with the same SQL run in-process over the same Delta tables.
+One server is started on an empty home; pipeline runs then fill it while clients query, and
+``lakehouse maintain`` compacts it while they do. Every answer is compared with the same SQL
+run in-process over the same Delta tables; every figure the dashboard shows is compared with
+the gold tables read directly from Delta. The tests run in order, on one worker.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import threading
 import time
+import urllib.request
 from decimal import Decimal
 from pathlib import Path
 from statistics import median
 
 import pytest
+from pyspark.sql import functions as F
 
 from gold.dashboard import brands_sql, dashboard_queries
 from lakehouse.config import LakehouseConfig
 from lakehouse.delta_io import table_location
+from lakehouse.schema import HEADER
 from lakehouse.serving.views import sync_views
 from lakehouse.tables import (
     DQ_RULE_RESULTS,
+    GOLD_BRAND_PERFORMANCE,
     GOLD_DAILY_BRAND_SALES,
     GOLD_KPI_SUMMARY,
     GOLD_TABLES,
     OPS_RUN_LOG,
     SERVED_TABLES,
 )
+from tests.dashboard_page import (
+    assert_shows,
+    expected_page,
+    gold_table,
+    pick,
+    running_dashboard,
+    shown,
+    wait_for,
+)
 from tests.helpers import REES46, lakehouse_cmd, land, subprocess_env
 from tests.serving.clients import beeline, connect, get_columns, get_tables, query, running_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("served")]
 
 FIRST_FILES = ("2019-Oct-head5k.csv", "2019-Nov-head10k.csv", "2019-Nov-head683-noheader.csv")
 LATE_FILE = "2019-Oct-head17k-crlf-truncated.csv"
+QUOTED_BRAND = "o'neill"
+SCREENSHOT_DIR_ENV = "LAKEHOUSE_SCREENSHOT_DIR"
+
+
+def _quoted_brand_delivery(config: LakehouseConfig) -> None:
+    """A small delivery with a brand whose name holds a quote (the real rows have none)."""
+    session = "aaaaaaaa-0000-4000-8000-00000000000{}"
+    rows = [
+        ("2019-11-02 10:00:00 UTC", "view", "9000001", "25.00", session.format(1)),
+        ("2019-11-02 10:01:00 UTC", "cart", "9000001", "25.00", session.format(1)),
+        ("2019-11-02 10:02:00 UTC", "purchase", "9000001", "25.00", session.format(1)),
+        ("2019-11-02 11:00:00 UTC", "purchase", "9000002", "12.50", session.format(2)),
+    ]
+    lines = [
+        f"{t},{kind},{product},2053013555631882655,apparel.shoes,{QUOTED_BRAND},{price},7,{s}"
+        for t, kind, product, price, s in rows
+    ]
+    (Path(config.landing) / "quoted-brand.csv").write_text("\n".join([HEADER, *lines]) + "\n")
+
 
 # What a client polls while runs commit: one aggregate per table, compared with every version.
 PROBES = {
@@ -108,29 +145,48 @@ class _Poller(threading.Thread):
 
 
 def _run_pipeline_while_polling(
-    spark, config: LakehouseConfig, server, command: tuple[str, ...] = ("run",)
+    spark, config: LakehouseConfig, server, command: tuple[str, ...] = ("run",), *args: str
 ) -> _Poller:
     """Run ``lakehouse <command>`` while a client polls; every answer it got must be the
-    answer of a committed version."""
+    answer of a committed version, and it keeps polling until it has seen the final one."""
     poller = _Poller(server)
     poller.start()
     result = subprocess.run(
-        lakehouse_cmd(*command, "--home", config.home, "-q"),
+        lakehouse_cmd(*command, "--home", config.home, "-q", *args),
         capture_output=True, text=True, timeout=1200,
         env=subprocess_env(LAKEHOUSE_DRIVER_MEMORY="2g"),
     )  # fmt: skip
     poller.output = result.stdout
-    time.sleep(3)  # a few polls after the last commit, once the server has seen every table
+    final = {table: _in_process(spark, config, sql) for table, sql in PROBES.items()}
+
+    def caught_up() -> bool:
+        return all(
+            poller.seen[table] and _normalize([poller.seen[table][-1]]) == final[table]
+            for table in PROBES
+        )
+
+    deadline = time.monotonic() + 120  # the server re-caches within --refresh-seconds (1)
+    while not caught_up() and not poller.errors and time.monotonic() < deadline:
+        time.sleep(0.2)
     poller.stop.set()
     poller.join(timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert not poller.errors, poller.errors[:5]
+    assert caught_up(), {t.name: poller.seen[t][-1:] for t in PROBES}
     for table, sql in PROBES.items():
         allowed = _versions_seen(spark, config, table, sql)
         seen = poller.seen[table]
         assert seen, f"no answers for {table.name}"
         assert set(seen) <= allowed, f"{table.name}: {set(seen) - allowed} not a committed state"
     return poller
+
+
+@pytest.fixture(scope="module")
+def dashboard(served):
+    """``lakehouse dashboard`` on the module's server: its URL."""
+    config, server = served
+    with running_dashboard(config.home, server.port) as url:
+        yield url
 
 
 def test_every_table_listed_with_its_columns_before_any_run(served):
@@ -154,6 +210,7 @@ def test_tables_appear_during_a_run_and_queries_only_see_committed_versions(spar
     config, server = served
     for name in FIRST_FILES:
         land(config, REES46 / name)
+    _quoted_brand_delivery(config)
     poller = _run_pipeline_while_polling(spark, config, server)
     final = _in_process(spark, config, PROBES[GOLD_KPI_SUMMARY])
     assert final[0][0] == 1
@@ -262,23 +319,81 @@ def test_beeline_lists_metadata_and_runs_tableau_sql(spark, served):
     assert got == expected
 
 
-def test_a_later_run_is_seen_without_restart_and_never_half_written(spark, served):
+def test_dashboard_default_view_equals_gold_and_screenshot(
+    spark, served, dashboard, browser, tmp_path
+):
+    config, _ = served
+    browser.get(dashboard)
+    assert_shows(browser, expected_page(spark, config)[None], "All brands")
+    quality = browser.find_element("id", "quality-table").text
+    assert "rows checked" in quality and "great_expectations" in quality
+    docs = browser.find_element("link text", "Open the Data Docs").get_attribute("href")
+    with urllib.request.urlopen(docs, timeout=30) as page:
+        assert page.status == 200 and b"Data Docs" in page.read()
+    shot = tmp_path / "dashboard.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    if os.environ.get(SCREENSHOT_DIR_ENV):
+        shutil.copy(shot, Path(os.environ[SCREENSHOT_DIR_ENV]) / "dashboard.png")
+
+
+def test_dashboard_shows_each_kind_of_brand_with_its_gold_figures(
+    spark, served, dashboard, browser
+):
+    """The top and the bottom seller, one between, and a brand with a quote in its name, picked
+    in the dropdown (the picker offers brands with sales; sales without a brand are part of
+    "All brands")."""
+    config, _ = served
+    brands = [
+        r["brand"]
+        for r in gold_table(spark, config, GOLD_BRAND_PERFORMANCE)
+        .where("brand IS NOT NULL AND revenue > 0")
+        .orderBy(F.desc("revenue"), "brand")
+        .collect()
+    ]
+    assert len(brands) > 20 and QUOTED_BRAND in brands
+    # "All brands" (checked figure by figure) includes the sales without a brand
+    unbranded = gold_table(spark, config, GOLD_BRAND_PERFORMANCE).where("brand IS NULL").first()
+    assert unbranded is not None and unbranded["revenue"] > 0
+    expected = expected_page(spark, config)
+    browser.get(dashboard)
+    assert_shows(browser, expected[None], "All brands")
+    for brand in dict.fromkeys([brands[0], brands[len(brands) // 2], brands[-1], QUOTED_BRAND]):
+        pick(browser, brand)
+        assert_shows(browser, expected[brand], brand)
+
+
+def test_a_later_run_is_seen_without_restart_and_never_half_written(
+    spark, served, dashboard, browser
+):
+    """A late file: clients see only committed versions, then the new figures, and the open
+    dashboard page follows on its refresh tick (10 s here), without a reload or a restart."""
     config, server = served
     before = _in_process(spark, config, PROBES[GOLD_KPI_SUMMARY])
+    page_before = expected_page(spark, config)[None]
+    browser.get(dashboard)
+    assert_shows(browser, page_before, "All brands")
     land(config, REES46 / LATE_FILE)
     poller = _run_pipeline_while_polling(spark, config, server)
     after = _in_process(spark, config, PROBES[GOLD_KPI_SUMMARY])
     assert after != before
     assert _normalize([poller.seen[GOLD_KPI_SUMMARY][-1]]) == after
+    page_after = expected_page(spark, config)[None]
+    assert page_after["cards"] != page_before["cards"]
+    wait_for(browser, lambda: shown(browser)["cards"] == page_after["cards"], "the new figures")
+    assert_shows(browser, page_after, "All brands")
 
 
 def test_maintenance_while_a_client_polls(spark, served):
-    """``lakehouse maintain`` compacts and vacuums (default retention) every table while a
+    """``lakehouse maintain`` compacts and vacuums (default retention) every served table while a
     client keeps querying: no query fails, every answer is a committed state, no row changes."""
     config, server = served
     files = {t: _active_files(spark, config, t) for t in SERVED_TABLES}
     before = {t: _all_rows(spark, config, t) for t in GOLD_TABLES}
-    poller = _run_pipeline_while_polling(spark, config, server, ("maintain",))
+    served_tables = ",".join(t.name for t in SERVED_TABLES)  # what the client reads
+    poller = _run_pipeline_while_polling(
+        spark, config, server, ("maintain",), "--tables", served_tables
+    )
     assert "vacuumed" in poller.output and "retention 168 h" in poller.output
     assert {t: _all_rows(spark, config, t) for t in GOLD_TABLES} == before
     after = {t: _active_files(spark, config, t) for t in SERVED_TABLES if t != OPS_RUN_LOG}

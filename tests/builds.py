@@ -1,11 +1,17 @@
-"""One home built clean (real files and a bad one, all layers, one run) and its tables.
+"""Homes built once per test session and shared, so that tests check them instead of each
+building its own from the same files.
 
-Shared by the tests that must end equal to it: backfill and maintenance repair a damaged copy
-of it, the cluster test builds the same input on a Spark standalone cluster.
+- :func:`build_real`: the four real REES46 files delivered in two runs of every layer. Bronze,
+  silver and gold tests read it (never write it); a test that must change it works on a copy
+  (:func:`copy_home`).
+- :func:`build_clean`: real files and a bad one in one run. Backfill and maintenance damage it
+  and repair it with the feature under test; the cluster test builds the same input on a
+  Spark standalone cluster and compares every table with it.
 """
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +21,7 @@ from lakehouse.config import LakehouseConfig
 from lakehouse.delta_io import read_table, table_location
 from lakehouse.pipeline import LAYERS, RunOptions, run_layers
 from lakehouse.runs import LayerResult, new_run_id
+from lakehouse.storage import latest_version
 from lakehouse.tables import (
     BRONZE_EVENTS,
     BRONZE_FILES,
@@ -29,6 +36,12 @@ from tests.helpers import REES46, land
 
 FIRST = REES46 / "2019-Oct-head5k.csv"
 LATE = REES46 / "2019-Nov-head683-noheader.csv"
+REAL_FIRST_RUN = (
+    REES46 / "2019-Oct-head17k-crlf-truncated.csv",
+    REES46 / "2019-Nov-head10k.csv",
+    REES46 / "2019-Nov-head683-noheader.csv",  # a prefix of Nov 10k, without header
+)
+REAL_SECOND_RUN = (REES46 / "2019-Oct-head5k.csv",)  # a prefix of Oct 17k: a re-delivery
 BOOKKEEPING = {SILVER_BATCHES, GOLD_BATCHES}
 RUN_COLUMNS = {"batch_id", "run_id", "ingested_at", "bronze_batch"}
 """Which batch or run wrote a row: differs between a rebuild and a clean build, by design."""
@@ -42,6 +55,23 @@ class CleanBuild:
     files: tuple[Path, ...]
     tables: Snapshot
     ledger: dict[str, tuple]
+
+
+@dataclass(frozen=True)
+class RealBuild:
+    """Run 1: Oct 17k + Nov 10k + Nov 683; run 2: Oct 5k (a re-delivery), every layer."""
+
+    config: LakehouseConfig
+    first_run: tuple[Path, ...]
+    second_run: tuple[Path, ...]
+    results: tuple[dict[str, LayerResult], ...]
+    """Per run, layer name -> what the layer reported."""
+    after_first: dict[str, int | None]
+    """Table name -> its version after run 1 (read run 1's tables back by time travel)."""
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return (*self.first_run, *self.second_run)
 
 
 def new_home(root: Path) -> LakehouseConfig:
@@ -83,6 +113,28 @@ def ledger(spark: SparkSession, config: LakehouseConfig) -> dict[str, tuple]:
     """The bronze file ledger: status and line counts per landing file."""
     rows = read_table(spark, table_location(config, BRONZE_FILES)).collect()
     return {r["source_file"]: (r["status"], r["lines"], r["rows"], r["quarantined"]) for r in rows}
+
+
+def copy_home(config: LakehouseConfig, root: Path) -> LakehouseConfig:
+    """A copy of a built home (tables, landing files, reports) to change freely."""
+    shutil.copytree(config.home, root / "home")
+    return LakehouseConfig.create(str(root / "home"))
+
+
+def build_real(spark: SparkSession, root: Path) -> RealBuild:
+    config = new_home(root)
+    results = []
+    after_first: dict[str, int | None] = {}
+    for files in (REAL_FIRST_RUN, REAL_SECOND_RUN):
+        land(config, *files)
+        results.append({r.layer: r for r in run(spark, config)})
+        if not after_first:
+            tables = (BRONZE_EVENTS, BRONZE_QUARANTINE, BRONZE_FILES, *SILVER_TABLES)
+            after_first = {
+                t.name: latest_version(spark, table_location(config, t))
+                for t in (*tables, *GOLD_TABLES)
+            }
+    return RealBuild(config, REAL_FIRST_RUN, REAL_SECOND_RUN, tuple(results), after_first)
 
 
 def build_clean(spark: SparkSession, root: Path) -> CleanBuild:
