@@ -123,18 +123,13 @@ def copy_home(config: LakehouseConfig, root: Path) -> LakehouseConfig:
 
 def build_real(spark: SparkSession, root: Path) -> RealBuild:
     config = new_home(root)
-    results = []
-    after_first: dict[str, int | None] = {}
-    for files in (REAL_FIRST_RUN, REAL_SECOND_RUN):
-        land(config, *files)
-        results.append({r.layer: r for r in run(spark, config)})
-        if not after_first:
-            tables = (BRONZE_EVENTS, BRONZE_QUARANTINE, BRONZE_FILES, *SILVER_TABLES)
-            after_first = {
-                t.name: latest_version(spark, table_location(config, t))
-                for t in (*tables, *GOLD_TABLES)
-            }
-    return RealBuild(config, REAL_FIRST_RUN, REAL_SECOND_RUN, tuple(results), after_first)
+    land(config, *REAL_FIRST_RUN)
+    first = {r.layer: r for r in run(spark, config)}
+    tables = (BRONZE_EVENTS, BRONZE_QUARANTINE, BRONZE_FILES, *SILVER_TABLES, *GOLD_TABLES)
+    after_first = {t.name: latest_version(spark, table_location(config, t)) for t in tables}
+    land(config, *REAL_SECOND_RUN)
+    second = {r.layer: r for r in run(spark, config)}
+    return RealBuild(config, REAL_FIRST_RUN, REAL_SECOND_RUN, (first, second), after_first)
 
 
 def build_clean(spark: SparkSession, root: Path) -> CleanBuild:

@@ -37,10 +37,10 @@ def land(config: LakehouseConfig, *files: Path, rename: str | None = None) -> No
 def _test_conf_args() -> tuple[str, ...]:
     """``--conf`` arguments: the test settings, and the Delta jars already resolved by Ivy
     on ``spark.jars`` instead of an Ivy resolution at every start."""
-    from lakehouse.serving.classpath import extra_jars, resolved_delta_jars, spark_jars_dir
+    from lakehouse.serving.classpath import delta_jars_to_ship
 
-    jars = extra_jars(resolved_delta_jars(), list(spark_jars_dir().glob("*.jar")))
-    conf = {**TEST_CONF, "spark.jars.packages": "", "spark.jars": ",".join(map(str, jars))}
+    jars = ",".join(map(str, delta_jars_to_ship()))
+    conf = {**TEST_CONF, "spark.jars.packages": "", "spark.jars": jars}
     return tuple(arg for key, value in conf.items() for arg in ("--conf", f"{key}={value}"))
 
 

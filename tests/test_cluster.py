@@ -21,7 +21,7 @@ from pathlib import Path
 import pyspark
 import pytest
 
-from lakehouse.serving.classpath import extra_jars, resolved_delta_jars, spark_jars_dir
+from lakehouse.serving.classpath import delta_jars_to_ship
 from tests.builds import ledger, new_home, snapshot
 from tests.helpers import REPO, land, subprocess_env
 from tests.serving.clients import free_port
@@ -82,9 +82,7 @@ def test_jobs_on_a_standalone_cluster_equal_the_local_run(spark, clean_build, cl
     land(config, *clean_build.files)
     env = subprocess_env(PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
     # the Delta jars Ivy resolved once (pytest_configure), those Spark does not ship itself
-    jars = ",".join(
-        map(str, extra_jars(resolved_delta_jars(), list(spark_jars_dir().glob("*.jar"))))
-    )
+    jars = ",".join(map(str, delta_jars_to_ship()))
     # bronze rejects the bad-header file (exit 3, as in the local build); the others are clean
     for layer, exit_code, status in (("bronze", 3, "1 error(s)"), ("silver", 0, "ok"),
                                      ("gold", 0, "ok")):  # fmt: skip

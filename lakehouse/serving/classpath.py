@@ -115,10 +115,15 @@ def authenticator_jar() -> Path:
     return jar
 
 
+def delta_jars_to_ship() -> list[Path]:
+    """The resolved Delta jars that Spark does not ship itself: what ``spark.jars`` (or
+    ``spark-submit --jars``) needs instead of an Ivy resolution at every start."""
+    return extra_jars(resolved_delta_jars(), list(spark_jars_dir().glob("*.jar")))
+
+
 def server_classpath(*, with_authenticator: bool) -> list[Path]:
     """Everything the server adds to its JVM's system class path."""
-    shipped = list(spark_jars_dir().glob("*.jar"))
-    jars = extra_jars(resolved_delta_jars(), shipped)
+    jars = delta_jars_to_ship()
     if with_authenticator:
         jars.append(authenticator_jar())
     return jars
