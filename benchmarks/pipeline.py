@@ -8,6 +8,9 @@ On generated data of a fixed size (``--rows`` over ``--days`` daily files, plus 
 the incremental run; generated once per size and seed under ``--work``), it measures, on this
 machine, in one go:
 
+0. **fixed cost**: ``lakehouse run`` over one 1,000-row file on an empty home, and the floor
+   (below) for that file, each its own process with its JVM start: what a run costs when the
+   data costs nothing (``--fixed-only`` measures just this);
 1. **floor**: Spark reading the same CSV files with an explicit schema and writing them once
    as one Delta table (what any pipeline must at least pay);
 2. **full**: ``lakehouse run`` (bronze + silver + gold) on an empty home;
@@ -15,7 +18,9 @@ machine, in one go:
 4. **dashboard**: the dashboard's queries over ``lakehouse serve`` from ``--clients`` concurrent
    clients (p50 / p95, ``benchmarks/dashboard_latency.py``);
 5. the peak resident memory of each phase's driver JVM (local mode: driver and executors are
-   one JVM) and, per layer, rows per second per core (rows read / layer seconds / cores).
+   one JVM) and, per layer, rows per second per core (rows read / layer seconds / cores);
+6. per run, the SQL executions and Spark jobs (from the run's Spark event log) and the Delta
+   commits it made (new ``_delta_log`` versions over every table of the home).
 
 Each phase is a process of its own, as users run it (the ``lakehouse`` CLI), so its memory is
 its own. Prints a table with the targets of issue 7 and writes everything as JSON.
@@ -40,7 +45,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-TARGETS = {"full_over_floor": 2.5, "incremental_over_full": 0.10, "dashboard_p95_s": 1.0}
+TARGETS = {
+    "fixed_over_floor": 3.0,
+    "full_over_floor": 2.5,
+    "incremental_over_full": 0.10,
+    "incremental_sql_executions": 80,
+    "incremental_commits": 12,
+    "dashboard_p95_s": 1.0,
+}
+FIXED_ROWS = 1_000
 FLOOR_SCHEMA = (
     "event_time TIMESTAMP, event_type STRING, product_id BIGINT, category_id BIGINT, "
     "category_code STRING, brand STRING, price DECIMAL(10,2), user_id BIGINT, user_session STRING"
@@ -184,11 +197,19 @@ def layer_figures(home: str, env: dict[str, str], cores: int, runs: int = 3) -> 
 
 
 def event_log_totals(log_dir: Path) -> dict | None:
-    """Spill, GC and task time of the newest event log under ``log_dir``."""
+    """SQL executions, jobs, spill, GC and task time of the newest event log under ``log_dir``."""
     from benchmarks.event_log import read_events, summary
 
     logs = sorted(log_dir.glob("eventlog_v2_*"), key=lambda p: p.stat().st_mtime)
-    return summary(read_events(logs[-1])) if logs else None
+    if not logs:
+        return None
+    executions = read_events(logs[-1])
+    return {**summary(executions), "jobs": sum(e.jobs for e in executions)}
+
+
+def delta_commits(home: Path) -> int:
+    """Delta commits over every table under ``home``: the JSON commit files of each log."""
+    return sum(1 for _ in home.glob("**/_delta_log/*.json"))
 
 
 def dashboard_phase(home: str, env: dict[str, str], clients: int) -> dict:
@@ -229,9 +250,12 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the result here")
     parser.add_argument(
         "--event-log", type=Path, metavar="DIR",
-        help="write the full and incremental runs' Spark event logs under DIR/<phase> "
-        "(read them with benchmarks/event_log.py)",
+        help="keep the runs' Spark event logs under DIR/<phase> (default: <work>/eventlog; "
+        "read them with benchmarks/event_log.py)",
     )  # fmt: skip
+    parser.add_argument(
+        "--fixed-only", action="store_true", help="measure only the fixed cost (a few minutes)"
+    )
     parser.add_argument("--phase", choices=["floor"], help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -241,47 +265,68 @@ def main() -> int:
         return 0
 
     work = args.work.resolve()
+    event_log = (args.event_log or work / "eventlog").resolve()
     cores = os.cpu_count() or 1
     env = dict(os.environ, LAKEHOUSE_DRIVER_MEMORY=args.driver_memory, PYTHONPATH=str(REPO))
-    base, extra = ensure_data(work, args.rows, args.days, args.seed)
-    home = work / f"home-{args.rows}-{args.days}"
-    shutil.rmtree(home, ignore_errors=True)
-    shutil.rmtree(work / "floor", ignore_errors=True)
     cli = [sys.executable, "-m", "lakehouse.cli"]
 
-    def run_args(phase: str) -> list[str]:
-        command = [*cli, "run", "--home", str(home), "-q"]
-        if args.event_log:
-            log_dir = (args.event_log / phase).resolve()
-            log_dir.mkdir(parents=True, exist_ok=True)
-            command += ["--conf", "spark.eventLog.enabled=true",
-                        "--conf", f"spark.eventLog.dir={log_dir}",
-                        "--conf", "spark.eventLog.compress=false"]  # fmt: skip
-        return command
+    def floor(name: str, source: Path) -> Phase:
+        out = work / name
+        shutil.rmtree(out, ignore_errors=True)
+        command = [sys.executable, __file__, "--phase", "floor", "--source", str(source),
+                   "--out", str(out)]  # fmt: skip
+        return run_measured(name, command, env)
 
-    floor = run_measured(
-        "floor",
-        [sys.executable, __file__, "--phase", "floor", "--source", str(base),
-         "--out", str(work / "floor")],
-        env,
-    )  # fmt: skip
-    link_files(base, home / "landing")
-    full = run_measured("full", run_args("full"), env)
-    full.details["layers"] = layer_figures(str(home), env, cores)
-    link_files(extra, home / "landing")
-    incremental = run_measured("incremental", run_args("incremental"), env)
-    incremental.details["layers"] = layer_figures(str(home), env, cores)
-    if args.event_log:
-        for phase in (full, incremental):
-            phase.details["event_log"] = event_log_totals(args.event_log / phase.name)
-    dashboard = None if args.skip_dashboard else dashboard_phase(str(home), env, args.clients)
+    def run(name: str, home: Path) -> Phase:
+        """``lakehouse run`` as its own process, with its event log and commit count."""
+        log_dir = event_log / name
+        shutil.rmtree(log_dir, ignore_errors=True)
+        log_dir.mkdir(parents=True)
+        command = [*cli, "run", "--home", str(home), "-q",
+                   "--conf", "spark.eventLog.enabled=true",
+                   "--conf", f"spark.eventLog.dir={log_dir}",
+                   "--conf", "spark.eventLog.compress=false"]  # fmt: skip
+        commits_before = delta_commits(home)
+        phase = run_measured(name, command, env)
+        phase.details["layers"] = layer_figures(str(home), env, cores)
+        phase.details["event_log"] = event_log_totals(log_dir)
+        phase.details["delta_commits"] = delta_commits(home) - commits_before
+        return phase
 
-    p95 = dashboard["panels"]["all"]["p95"] if dashboard else None
-    ratios = {
-        "full_over_floor": round(full.seconds / floor.seconds, 2),
-        "incremental_over_full": round(incremental.seconds / full.seconds, 3),
-        "dashboard_p95_s": p95,
+    fixed_base, _ = ensure_data(work, FIXED_ROWS, 1, args.seed)
+    fixed_home = work / "home-fixed"
+    shutil.rmtree(fixed_home, ignore_errors=True)
+    fixed_floor = floor("fixed_floor", fixed_base)
+    link_files(fixed_base, fixed_home / "landing")
+    fixed = run("fixed", fixed_home)
+    phases = [fixed_floor, fixed]
+    ratios: dict[str, float | int | None] = {
+        "fixed_over_floor": round(fixed.seconds / fixed_floor.seconds, 2)
     }
+    dashboard = None
+    rows = FIXED_ROWS
+    if not args.fixed_only:
+        rows = args.rows
+        base, extra = ensure_data(work, args.rows, args.days, args.seed)
+        home = work / f"home-{args.rows}-{args.days}"
+        shutil.rmtree(home, ignore_errors=True)
+        full_floor = floor("floor", base)
+        link_files(base, home / "landing")
+        full = run("full", home)
+        link_files(extra, home / "landing")
+        incremental = run("incremental", home)
+        phases += [full_floor, full, incremental]
+        if not args.skip_dashboard:
+            dashboard = dashboard_phase(str(home), env, args.clients)
+        counts = incremental.details["event_log"] or {}
+        ratios |= {
+            "full_over_floor": round(full.seconds / full_floor.seconds, 2),
+            "incremental_over_full": round(incremental.seconds / full.seconds, 3),
+            "incremental_sql_executions": counts.get("executions"),
+            "incremental_commits": incremental.details["delta_commits"],
+            "dashboard_p95_s": dashboard["panels"]["all"]["p95"] if dashboard else None,
+        }
+
     result = {
         "machine": {
             "host": platform.node(),
@@ -290,19 +335,23 @@ def main() -> int:
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "data": {"rows": args.rows, "days": args.days, "seed": args.seed,
-                 "csv_mb": round(sum(f.stat().st_size for f in base.glob("*.csv*")) / 1e6)},
+        "data": {"rows": rows, "days": args.days, "seed": args.seed},
         "driver_memory": args.driver_memory,
         "phases": {p.name: {k: v for k, v in asdict(p).items() if k != "details"} | {
-            "layers": p.details.get("layers"), "event_log": p.details.get("event_log")}
-            for p in (floor, full, incremental)},
+            k: p.details.get(k) for k in ("layers", "event_log", "delta_commits")}
+            for p in phases},
         "dashboard": dashboard,
         "ratios": ratios,
         "targets": TARGETS,
     }  # fmt: skip
-    print(f"{'phase':<12} {'seconds':>9} {'peak MB':>9}")
-    for phase in (floor, full, incremental):
-        print(f"{phase.name:<12} {phase.seconds:>9.1f} {phase.peak_rss_mb or 0:>9.0f}")
+    print(f"{'phase':<12} {'seconds':>9} {'peak MB':>9} {'SQL exec':>9} {'jobs':>6} {'commits':>8}")
+    for phase in phases:
+        counts = phase.details.get("event_log") or {}
+        print(
+            f"{phase.name:<12} {phase.seconds:>9.1f} {phase.peak_rss_mb or 0:>9.0f} "
+            f"{counts.get('executions', '-')!s:>9} {counts.get('jobs', '-')!s:>6} "
+            f"{phase.details.get('delta_commits', '-')!s:>8}"
+        )
         for layer, figures in (phase.details.get("layers") or {}).items():
             print(
                 f"  {layer:<10} {figures['seconds']:>9.1f} s  "
@@ -311,7 +360,7 @@ def main() -> int:
     for key, value in ratios.items():
         target = TARGETS[key]
         verdict = "-" if value is None else ("met" if value <= target else "MISSED")
-        print(f"{key:<22} {value!s:>8}  target <= {target}  {verdict}")
+        print(f"{key:<28} {value!s:>8}  target <= {target}  {verdict}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))
     return 0

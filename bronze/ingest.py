@@ -4,11 +4,14 @@ How exactly-once holds across crashes:
 
 1. **Plan.** New files (not yet in ``bronze.files``) are appended to that ledger as one
    ``pending`` batch with the next batch id: one Delta commit.
-2. **Write.** The batch's lines go to ``bronze.events`` and ``quarantine.bronze_events``, each
-   as one append carrying the Delta transaction id ``(bronze, batch_id)``. Delta commits the
-   data and the id atomically and skips an append whose id it has already seen.
-3. **Complete.** Per-file counts are read back from the two tables and the ledger rows are set
-   to ``ingested`` (or ``rejected``) with those counts.
+2. **Write.** The batch's lines go to ``bronze.events`` and, when some line is neither a row
+   nor a header, to ``quarantine.bronze_events``, each as one append carrying the Delta
+   transaction id ``(bronze, batch_id)``. Delta commits the data and the id atomically and
+   skips an append whose id it has already seen.
+3. **Complete.** Per-file counts come from the appends themselves (observed as the rows are
+   written; read back from the committed rows when a killed run had already made the append),
+   must add up to the lines read, and the ledger rows are set to ``ingested`` (or
+   ``rejected``) with those counts.
 
 A run killed anywhere leaves at most one pending batch; the next run finishes it first (the
 writes already done are skipped by Delta), then plans the files that arrived since.
@@ -25,10 +28,11 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, Observation, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -46,7 +50,7 @@ from lakehouse.config import LakehouseConfig, join_location
 from lakehouse.delta_io import (
     append_once,
     empty_once,
-    ensure_table,
+    ensure_tables,
     read_table,
     replace_where,
     table_location,
@@ -55,7 +59,13 @@ from lakehouse.faults import crash_point
 from lakehouse.runs import LayerResult, utc_now
 from lakehouse.schema import RAW_FILE_SUFFIXES
 from lakehouse.storage import FileInfo, list_files, normalize_path
-from lakehouse.tables import BRONZE_EVENTS, BRONZE_FILES, BRONZE_QUARANTINE, BRONZE_TABLES
+from lakehouse.tables import (
+    BRONZE_EVENTS,
+    BRONZE_FILES,
+    BRONZE_QUARANTINE,
+    BRONZE_TABLES,
+    Table,
+)
 
 log = logging.getLogger("lakehouse.bronze")
 
@@ -93,8 +103,7 @@ def run(
     result = LayerResult(
         "bronze", {"files": 0, "lines": 0, "rows": 0, "quarantined": 0, "rejected_files": 0}
     )
-    for table in BRONZE_TABLES:
-        ensure_table(spark, table, table_location(config, table))
+    ensure_tables(spark, config, BRONZE_TABLES)
 
     ledger = _ledger_rows(spark, config)
     pending = _pending_batch(ledger)
@@ -373,43 +382,46 @@ def _ingest_batch(
         F.lit(batch.run_id).alias("run_id"),
         F.lit(batch.planned_at).cast("timestamp").alias("ingested_at"),
     ]
+
+    def headers(name: str) -> int:
+        check = header_kind.get(name)
+        return 1 if check is not None and check.kind is HeaderKind.HEADER else 0
+
+    rows_per_file: dict[str, int] = {}
+    quarantined_per_file: dict[str, int] = {}
     if lines is not None:
         blocks = spark.createDataFrame(blocks_rows, _BLOCKS_SCHEMA)
         rejections = spark.createDataFrame(
             list(rejected.items()) or [("", "")], "source_file STRING, message STRING"
         ).where(F.col("source_file") != "")
         classified = classify_lines(number_lines(lines, blocks), rejections)
+        names = [f.relative for f in present]
         log.info("batch %d: writing bronze rows", batch.batch_id)
-        append_once(
-            data_rows(classified).select("*", *stamp),
-            table_location(config, BRONZE_EVENTS),
-            TXN_APP_ID,
-            batch.batch_id,
+        rows_per_file = _append_counted(
+            spark, config, BRONZE_EVENTS, data_rows(classified).select("*", *stamp), batch, names
         )
         crash_point("bronze.after_events")
-        log.info("batch %d: writing quarantined lines", batch.batch_id)
-        append_once(
-            quarantined_lines(classified).select("*", *stamp),
-            table_location(config, BRONZE_QUARANTINE),
-            TXN_APP_ID,
-            batch.batch_id,
-        )
+        # The lines that are neither a header nor a row: most batches have none, and then the
+        # quarantine is not written at all (no second classification of every line).
+        if any(lines_per_file[n] - headers(n) - rows_per_file[n] for n in names):
+            log.info("batch %d: writing quarantined lines", batch.batch_id)
+            quarantined_per_file = _append_counted(
+                spark, config, BRONZE_QUARANTINE,
+                quarantined_lines(classified).select("*", *stamp), batch, names,
+            )  # fmt: skip
         crash_point("bronze.after_quarantine")
 
-    counts = _written_counts(spark, config, batch.batch_id)
     completed_at = utc_now()
     updates = []
     for name in batch.files:
-        rows, quarantined = counts.get(name, (0, 0))
-        check = header_kind.get(name)
-        headers = 1 if check is not None and check.kind is HeaderKind.HEADER else 0
-        if lines_per_file[name] != headers + rows + quarantined:
+        rows, quarantined = rows_per_file.get(name, 0), quarantined_per_file.get(name, 0)
+        if lines_per_file[name] != headers(name) + rows + quarantined:
             raise IngestionIntegrityError(
-                f"{name}: {lines_per_file[name]} lines read but {headers} header + {rows} rows "
-                f"+ {quarantined} quarantined written"
+                f"{name}: {lines_per_file[name]} lines read but {headers(name)} header + "
+                f"{rows} rows + {quarantined} quarantined written"
             )
         status = "rejected" if name in rejected else "ingested"
-        file_counts = (lines_per_file[name], headers, rows, quarantined)
+        file_counts = (lines_per_file[name], headers(name), rows, quarantined)
         updates.append(
             _ledger_row(
                 batch,
@@ -446,17 +458,26 @@ def _ingest_batch(
     )
 
 
-def _written_counts(
-    spark: SparkSession, config: LakehouseConfig, batch_id: int
-) -> dict[str, tuple[int, int]]:
-    """(rows, quarantined) per file as committed for the batch: the truth, not an estimate."""
+def _append_counted(
+    spark: SparkSession,
+    config: LakehouseConfig,
+    table: Table,
+    frame: DataFrame,
+    batch: Batch,
+    names: list[str],
+) -> dict[str, int]:
+    """Append the batch's ``frame`` to ``table`` once; return its rows per source file.
 
-    def per_file(location: str) -> dict[str, int]:
-        df = read_table(spark, location).where(F.col("batch_id") == batch_id)
-        return {r[0]: r[1] for r in df.groupBy("source_file").count().collect()}
-
-    rows = per_file(table_location(config, BRONZE_EVENTS))
-    quarantined = per_file(table_location(config, BRONZE_QUARANTINE))
-    return {
-        name: (rows.get(name, 0), quarantined.get(name, 0)) for name in set(rows) | set(quarantined)
-    }
+    The counts come from the write itself (an observation on the appended rows, so no second
+    read); when an earlier, killed run already committed the append, they are read back from
+    the committed rows of the batch: the truth either way, not an estimate.
+    """
+    observation = Observation(f"{table.name}-{batch.batch_id}-{uuid.uuid4().hex[:8]}")
+    per_file = [F.count_if(F.col("source_file") == n).alias(f"f{i}") for i, n in enumerate(names)]
+    location = table_location(config, table)
+    if append_once(frame.observe(observation, *per_file), location, TXN_APP_ID, batch.batch_id):
+        metrics = observation.get
+        return {n: metrics[f"f{i}"] for i, n in enumerate(names)}
+    committed = read_table(spark, location).where(F.col("batch_id") == batch.batch_id)
+    found = {r[0]: r[1] for r in committed.groupBy("source_file").count().collect()}
+    return {n: found.get(n, 0) for n in names}

@@ -23,6 +23,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -39,6 +40,7 @@ from lakehouse.delta_io import (
     table_location,
 )
 from lakehouse.faults import crash_point
+from lakehouse.parallel import run_all
 from lakehouse.runs import LayerResult, utc_now
 from lakehouse.tables import (
     GOLD_BATCHES,
@@ -97,8 +99,7 @@ def _update(
     full_refresh: bool,
     result: LayerResult,
 ) -> None:
-    for table in GOLD_TABLES:
-        create_table(spark, table, table_location(config, table))
+    run_all(*(partial(create_table, spark, t, table_location(config, t)) for t in GOLD_TABLES))
     # Columns declared since these tables were written: every date is recomputed to fill them,
     # and they are added only once that recomputation is planned (a crash in between re-plans).
     upgrade = {
@@ -202,23 +203,31 @@ def _process(spark: SparkSession, config: LakehouseConfig, dates: list[date] | N
             return 0
         events = events.where(dates_in(dates))
 
-    _write(kpis.order_lines(events), loc(GOLD_ORDER_LINES), dates)
-    _write(kpis.daily_product_sales(events), loc(GOLD_DAILY_PRODUCT_SALES), dates)
+    # Each group's writes go to different tables and are recomputations: run side by side.
+    run_all(
+        lambda: _write(kpis.order_lines(events), loc(GOLD_ORDER_LINES), dates),
+        lambda: _write(kpis.daily_product_sales(events), loc(GOLD_DAILY_PRODUCT_SALES), dates),
+        lambda: _write(kpis.daily_brand_sales(events), loc(GOLD_DAILY_BRAND_SALES), dates),
+    )
     crash_point("gold.after_daily")
-    _write(kpis.daily_brand_sales(events), loc(GOLD_DAILY_BRAND_SALES), dates)
 
     daily_products = read_table(spark, loc(GOLD_DAILY_PRODUCT_SALES))
     lines = read_table(spark, loc(GOLD_ORDER_LINES))
     products = read_table(spark, loc(SILVER_PRODUCTS))
-    _write(kpis.product_performance(daily_products, products), loc(GOLD_PRODUCT_PERFORMANCE), None)
-    _write(kpis.brand_performance(daily_products, lines), loc(GOLD_BRAND_PERFORMANCE), None)
-    _write(kpis.orders(lines), loc(GOLD_ORDERS), None)
     sessions = read_table(spark, loc(SILVER_USER_SESSIONS))
     users = read_table(spark, loc(SILVER_EVENTS)).select("user_id")
-    summary = kpis.kpi_summary(
-        daily_products, read_table(spark, loc(GOLD_ORDERS)), sessions, users, products
+    orders = kpis.orders(lines)
+    summary = kpis.kpi_summary(daily_products, orders, sessions, users, products)
+    run_all(
+        lambda: _write(
+            kpis.product_performance(daily_products, products), loc(GOLD_PRODUCT_PERFORMANCE), None
+        ),
+        lambda: _write(
+            kpis.brand_performance(daily_products, lines), loc(GOLD_BRAND_PERFORMANCE), None
+        ),
+        lambda: _write(orders, loc(GOLD_ORDERS), None),
+        lambda: _write(summary, loc(GOLD_KPI_SUMMARY), None),
     )
-    _write(summary, loc(GOLD_KPI_SUMMARY), None)
     return (
         len(dates) if dates is not None else daily_products.select("event_date").distinct().count()
     )
@@ -230,7 +239,25 @@ def _span(dates: list[date]) -> str:
 
 def _headlines(spark: SparkSession, config: LakehouseConfig, top: int = 10) -> list[str]:
     """The headline KPIs and the top brands and products by revenue, for the run summary."""
-    rows = read_table(spark, table_location(config, GOLD_KPI_SUMMARY)).collect()
+
+    def read(table: Table):
+        return read_table(spark, table_location(config, table))
+
+    rows, brands, products = run_all(
+        lambda: read(GOLD_KPI_SUMMARY).collect(),
+        lambda: (
+            read(GOLD_BRAND_PERFORMANCE)
+            .orderBy(F.desc("revenue"), F.asc_nulls_first("brand"))
+            .limit(top)
+            .collect()
+        ),
+        lambda: (
+            read(GOLD_PRODUCT_PERFORMANCE)
+            .orderBy(F.desc("revenue"), "product_id")
+            .limit(top)
+            .collect()
+        ),
+    )
     if not rows:
         return []
     k = rows[0]
@@ -239,24 +266,12 @@ def _headlines(spark: SparkSession, config: LakehouseConfig, top: int = 10) -> l
         f"items/order {k['items_per_order'] or 0:.4f}  purchases {k['purchases']:,}  "
         f"views {k['views']:,}  sessions {k['sessions']:,}  users {k['users']:,}"
     ]
-    brands = (
-        read_table(spark, table_location(config, GOLD_BRAND_PERFORMANCE))
-        .orderBy(F.desc("revenue"), F.asc_nulls_first("brand"))
-        .limit(top)
-        .collect()
-    )
     lines.append(f"top {top} brands by revenue:")
     lines += [
         f"  {b['brand'] or '(no brand)':<16} {b['revenue']:>16,}  "
         f"conversion {b['conversion_rate'] or 0:.4f}"
         for b in brands
     ]
-    products = (
-        read_table(spark, table_location(config, GOLD_PRODUCT_PERFORMANCE))
-        .orderBy(F.desc("revenue"), "product_id")
-        .limit(top)
-        .collect()
-    )
     lines.append(f"top {top} products by revenue:")
     lines += [
         f"  {p['product_id']:<12} {p['brand'] or '(no brand)':<16} {p['revenue']:>16,}"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 DEFAULT_HOME = "lakehouse-home"
 HOME_ENV = "LAKEHOUSE_HOME"
-DEFAULT_REPORT_ROWS = 1_000_000
+DEFAULT_REPORT_ROWS = 100_000
 REPORT_ROWS_ENV = "LAKEHOUSE_REPORT_ROWS"
 
 
@@ -68,7 +68,7 @@ class LakehouseConfig:
     @classmethod
     def create(cls, home: str | None = None, landing: str | None = None) -> LakehouseConfig:
         """Resolve ``home`` (argument, else ``$LAKEHOUSE_HOME``, else ./lakehouse-home) and
-        ``report_rows`` (``$LAKEHOUSE_REPORT_ROWS``, else 1,000,000)."""
+        ``report_rows`` (``$LAKEHOUSE_REPORT_ROWS``, else 100,000)."""
         resolved_home = normalize_location(home or os.environ.get(HOME_ENV) or DEFAULT_HOME)
         resolved_landing = (
             normalize_location(landing) if landing else join_location(resolved_home, "landing")

@@ -7,14 +7,17 @@ replayed after a crash is skipped by Delta itself instead of being written twice
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import partial
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.config import LakehouseConfig
+from lakehouse.parallel import run_all
+from lakehouse.storage import has_delta_commits, latest_version
 from lakehouse.tables import Column, Table
 
 
@@ -30,8 +33,17 @@ def ensure_table(spark: SparkSession, table: Table, location: str) -> None:
     add_columns(spark, table, location, missing_columns(spark, table, location))
 
 
+def ensure_tables(spark: SparkSession, config: LakehouseConfig, tables: Sequence[Table]) -> None:
+    """:func:`ensure_table` for each of ``tables``, side by side (a first run creates them all;
+    each creation is a small commit that costs driver time, not tasks)."""
+    run_all(*(partial(ensure_table, spark, t, table_location(config, t)) for t in tables))
+
+
 def create_table(spark: SparkSession, table: Table, location: str) -> None:
-    """``CREATE TABLE IF NOT EXISTS`` from the declaration (columns, comments, partitioning)."""
+    """``CREATE TABLE IF NOT EXISTS`` from the declaration (columns, comments, partitioning),
+    only when ``location`` holds no Delta commit yet: a warm run runs no DDL at all."""
+    if has_delta_commits(spark, location):
+        return
     partitioning = (
         f" PARTITIONED BY ({', '.join(f'`{c}`' for c in table.partition_by)})"
         if table.partition_by
@@ -71,12 +83,15 @@ def table_version(spark: SparkSession, location: str) -> int | None:
     return DeltaTable.forPath(spark, location).history(1).collect()[0]["version"]
 
 
-def append_once(df: DataFrame, location: str, app_id: str, version: int) -> None:
-    """Append ``df`` unless a commit with this (app_id, version) is already in the table.
+def append_once(df: DataFrame, location: str, app_id: str, version: int) -> bool:
+    """Append ``df`` unless a commit with this (app_id, version) is already in the table;
+    return whether this call committed (False: an earlier run already had).
 
     Delta records the pair in the commit that writes the data, atomically; replaying the same
-    append after a crash is therefore a no-op.
+    append after a crash is therefore a no-op. The answer compares the table's version before
+    and after, which is exact because one writer at a time holds the home (lakehouse.lock).
     """
+    before = latest_version(df.sparkSession, location)
     (
         df.write.format("delta")
         .mode("append")
@@ -84,6 +99,7 @@ def append_once(df: DataFrame, location: str, app_id: str, version: int) -> None
         .option("txnVersion", version)
         .save(location)
     )
+    return latest_version(df.sparkSession, location) != before
 
 
 def empty_once(spark: SparkSession, table: Table, location: str, app_id: str, version: int) -> None:

@@ -30,6 +30,8 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.sql.adaptive.enabled": "true",
     "spark.databricks.delta.schema.autoMerge.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
+    # toPandas through Arrow: the great-expectations sample is collected in one transfer
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 
 LOCAL_CONF: dict[str, str] = {

@@ -5,13 +5,15 @@ Incremental and crash-safe, in the same plan -> write -> complete pattern as bro
 1. **Plan.** The bronze batches completed since the last silver batch become one silver batch,
    appended to ``silver.batches`` as ``pending`` (one commit).
 2. **Check.** One pass over the batch's bronze rows flags every row-level rule of
-   ``expectations/silver_events.json`` and counts the failures.
+   ``expectations/silver_events.json`` and counts the failures and the rows to quarantine.
 3. **Write**, each write idempotent under the Delta transaction id (lakehouse.silver, batch):
-   quarantine append; events append when silver has none of the batch's dates, else an
-   insert-only MERGE (null-safe on the nine fields, so a row seen in any earlier file or run
-   is a duplicate); then, from the rows actually inserted, additive
-   user-session MERGE and latest-wins product MERGE.
-4. **Report.** great-expectations validates the same suite (Data Docs, JSON result), set-level
+   quarantine append (only when some row broke a drop rule); events append when silver has
+   none of the batch's dates, else an insert-only MERGE (null-safe on the nine fields, so a
+   row seen in any earlier file or run is a duplicate); then, from the rows actually inserted,
+   additive user-session MERGE and latest-wins product MERGE (the first batch writes both
+   tables instead: nothing to merge into).
+4. **Report.** great-expectations validates the same suite on the batch, or a seeded sample of
+   it above ``LAKEHOUSE_REPORT_ROWS``, with its pandas engine (Data Docs, JSON result), set-level
    rules are checked, and per-rule counts go to ``dq.rule_results``. Uniqueness is checked on
    the rows whose key the batch wrote: a MERGE on a key can only duplicate the keys of its
    source, and every earlier batch passed the same check, so the table's other keys are as
@@ -50,7 +52,7 @@ from lakehouse.dates import DateRange, dates_in
 from lakehouse.delta_io import (
     append_once,
     empty_once,
-    ensure_table,
+    ensure_tables,
     idempotent_dml,
     read_table,
     replace_where,
@@ -70,6 +72,7 @@ from lakehouse.quality import (
     load_suite,
     missing_keys,
     rows_with_keys,
+    start_loading_gx,
     validate_with_gx,
 )
 from lakehouse.runs import LayerResult, utc_now
@@ -130,8 +133,9 @@ def run(
     result = LayerResult(
         "silver", {"taken": 0, "added": 0, "quarantined": 0, "duplicates": 0, "warnings": 0}
     )
-    for table in (*SILVER_TABLES, DQ_RULE_RESULTS):
-        ensure_table(spark, table, table_location(config, table))
+    if _gx_root(config) is not None:
+        start_loading_gx()  # its import takes seconds of Python: let it overlap Spark's work
+    ensure_tables(spark, config, (*SILVER_TABLES, DQ_RULE_RESULTS))
     batches_location = table_location(config, SILVER_BATCHES)
     ledger = _bronze_batches(spark, config)
     oldest_bronze = min(ledger, default=0)
@@ -316,22 +320,23 @@ def _process(
                 spark, table, table_location(config, table), RESET_APP_ID, batch.silver_batch
             )
 
-    # 1. One pass: flag every row-level rule, count the failures.
+    # 1. One pass: flag every row-level rule, count the failures and the rows to quarantine.
     flagged = flag_rules(bronze, rules).persist(StorageLevel.MEMORY_AND_DISK)
+    broken = any_rule(drop_rules)
     try:
-        spark_counts = failure_counts(flagged, rules)
-        taken = spark_counts["rows"]
+        spark_counts = failure_counts(flagged, rules, quarantined=broken)
+        taken, quarantined = spark_counts["rows"], spark_counts["quarantined"]
         log.info("silver batch %d: %d bronze rows taken", batch.silver_batch, taken)
         gx_outcome = _validate_with_gx(config, batch, row_suite, flagged, taken)
         stamp = F.lit(batch.run_id).alias("run_id")
-        broken = any_rule(drop_rules)
 
-        append_once(
-            quarantine_rows(flagged, broken).select("*", stamp),
-            table_location(config, SILVER_QUARANTINE),
-            TXN_APP_ID,
-            batch.silver_batch,
-        )
+        if quarantined:  # a clean batch adds no empty commit to the quarantine
+            append_once(
+                quarantine_rows(flagged, broken).select("*", stamp),
+                table_location(config, SILVER_QUARANTINE),
+                TXN_APP_ID,
+                batch.silver_batch,
+            )
         crash_point("silver.after_quarantine")
 
         parsed = parse_events(flagged.where(~broken))
@@ -345,7 +350,7 @@ def _process(
 
     # 2. Products and sessions from the rows this batch actually inserted.
     inserted = _batch_rows(spark, config, batch)
-    if batch.rebuild:  # recomputations from every event: safe to repeat
+    if batch.rebuild or batch.silver_batch == 1:  # recomputations from every event: repeatable
         _overwrite(session_updates(inserted), config, SILVER_USER_SESSIONS)
         crash_point("silver.after_sessions")
         _overwrite(product_updates(inserted), config, SILVER_PRODUCTS)
@@ -354,13 +359,8 @@ def _process(
         crash_point("silver.after_sessions")
         _merge_products(spark, config, product_updates(inserted), batch)
 
-    # 3. Accounting, read back from the committed tables.
+    # 3. Accounting: rows added read back from the committed events.
     added = inserted.count()
-    quarantined = (
-        read_table(spark, table_location(config, SILVER_QUARANTINE))
-        .where(F.col("bronze_batch").between(batch.bronze_from, batch.bronze_to))
-        .count()
-    )
     counts = {
         "taken": taken,
         "added": added,
@@ -582,21 +582,14 @@ def _report(
 def _validate_with_gx(
     config: LakehouseConfig, batch: SilverBatch, suite: Suite, flagged: DataFrame, rows: int
 ) -> GxOutcome | None:
-    """great-expectations on the cached batch, or on a sample of it above ``report_rows``;
+    """great-expectations on the batch, or on a sample of it above ``report_rows``;
     ``None`` for a home in object storage (no local Data Docs)."""
     gx_root = _gx_root(config)
     if gx_root is None:
         return None
     run_name = f"{batch.run_id}-silver-{batch.silver_batch}"
     sample = bounded_sample(flagged, rows, config.report_rows, seed=batch.silver_batch)
-    sampled = sample is not flagged  # the batch itself is already cached
-    if sampled:
-        sample = sample.persist(StorageLevel.MEMORY_AND_DISK)  # GX scans it several times
-    try:
-        return validate_with_gx(sample, suite, list(suite.rules), gx_root, run_name)
-    finally:
-        if sampled:
-            sample.unpersist()
+    return validate_with_gx(sample, suite, list(suite.rules), gx_root, run_name)
 
 
 def _gx_root(config: LakehouseConfig) -> Path | None:
