@@ -102,20 +102,21 @@ def _update(
     run_all(*(partial(create_table, spark, t, table_location(config, t)) for t in GOLD_TABLES))
     # Columns declared since these tables were written: every date is recomputed to fill them,
     # and they are added only once that recomputation is planned (a crash in between re-plans).
-    upgrade = {
-        table: columns
-        for table in GOLD_TABLES
-        if (columns := missing_columns(spark, table, table_location(config, table)))
-    }
+    missing = run_all(
+        *(partial(missing_columns, spark, t, table_location(config, t)) for t in GOLD_TABLES)
+    )
+    upgrade = {t: columns for t, columns in zip(GOLD_TABLES, missing, strict=True) if columns}
     # The batch ledger is written by the plan itself: its new columns cannot wait.
     location = table_location(config, GOLD_BATCHES)
     add_columns(spark, GOLD_BATCHES, location, upgrade.pop(GOLD_BATCHES, []))
     if upgrade:
         log.info("new columns in %s: recomputing every date", ", ".join(t.name for t in upgrade))
         full_refresh = True
-    batches = read_table(spark, location).collect()
+    batches, silver_batches = run_all(
+        lambda: read_table(spark, location).collect(),
+        lambda: read_table(spark, table_location(config, SILVER_BATCHES)).collect(),
+    )
     pending = [b for b in batches if b["status"] == "pending"]
-    silver_batches = read_table(spark, table_location(config, SILVER_BATCHES)).collect()
     silver_done = [r["silver_batch"] for r in silver_batches if r["status"] == "done"]
     oldest_silver = min((r["silver_batch"] for r in silver_batches), default=1)
     done_to = max((b["silver_batch_to"] for b in batches if b["status"] == "done"), default=0)

@@ -40,6 +40,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from delta.tables import DeltaTable
@@ -59,6 +60,7 @@ from lakehouse.delta_io import (
     table_location,
 )
 from lakehouse.faults import crash_point
+from lakehouse.parallel import run_all
 from lakehouse.quality import (
     GxOutcome,
     Rule,
@@ -137,9 +139,12 @@ def run(
         start_loading_gx()  # its import takes seconds of Python: let it overlap Spark's work
     ensure_tables(spark, config, (*SILVER_TABLES, DQ_RULE_RESULTS))
     batches_location = table_location(config, SILVER_BATCHES)
-    ledger = _bronze_batches(spark, config)
+    ledger, batches = run_all(
+        lambda: _bronze_batches(spark, config),
+        lambda: read_table(spark, batches_location).collect(),
+    )
     oldest_bronze = min(ledger, default=0)
-    pending = [b for b in read_table(spark, batches_location).collect() if b["status"] == "pending"]
+    pending = [b for b in batches if b["status"] == "pending"]
     if pending and not full_refresh:  # a rebuild supersedes it
         [row] = pending
         resumed = SilverBatch(
@@ -154,7 +159,7 @@ def run(
             "resuming silver batch %d left pending by run %s", row["silver_batch"], row["run_id"]
         )
         _process(spark, config, resumed, result)
-    batches = read_table(spark, batches_location).collect()
+        batches = read_table(spark, batches_location).collect()
     batch = _plan(spark, config, batches, ledger, run_id, full_refresh)
     if batch is None:
         log.info("no new bronze batches")
@@ -535,20 +540,30 @@ def _report(
         SILVER_USER_SESSIONS.name: table_location(config, SILVER_USER_SESSIONS),
     }
     inserted = _batch_rows(spark, config, batch)
-    for rule in table_suite.rules:  # expect_column_values_to_be_unique on a silver table
+
+    def unique(rule: Rule) -> tuple[int, int]:  # expect_column_values_to_be_unique on a table
         table = read_table(spark, locations[rule.table])
         if not batch.rebuild:  # the MERGEs touched only the batch's keys (module docstring)
             table = rows_with_keys(table, inserted, rule.column)
-        total, failed = duplicated_rows(table, rule.column)
-        record(table_suite.name, rule, "spark", total, failed)
-        if failed:
-            failures.append(f"{rule.rule_id}: {failed} rows share a {rule.column} in {rule.table}")
-    for rule in table_suite.spark_checks:  # events_product_known
+        return duplicated_rows(table, rule.column)
+
+    def product_known() -> tuple[int, int]:
         products = read_table(spark, locations[SILVER_PRODUCTS.name])
-        checked, missing = missing_keys(inserted, products, "product_id")
-        record(table_suite.name, rule, "spark", checked, missing)
-        if missing:
-            failures.append(f"{rule.rule_id}: {missing} product_id(s) missing from products")
+        return missing_keys(inserted, products, "product_id")
+
+    spark_checks = {"events_product_known": product_known}
+    # Every check only reads committed tables: they run side by side.
+    checks = [*table_suite.rules, *table_suite.spark_checks]
+    outcomes = run_all(
+        *(partial(unique, r) for r in table_suite.rules),
+        *(spark_checks[r.rule_id] for r in table_suite.spark_checks),
+    )
+    for rule, (evaluated, failed) in zip(checks, outcomes, strict=True):
+        record(table_suite.name, rule, "spark", evaluated, failed)
+        if failed and rule.expectation_type == "spark_check":
+            failures.append(f"{rule.rule_id}: {failed} product_id(s) missing from products")
+        elif failed:
+            failures.append(f"{rule.rule_id}: {failed} rows share a {rule.column} in {rule.table}")
 
     append_once(
         spark.createDataFrame(rows, DQ_RULE_RESULTS.schema_ddl()),

@@ -295,6 +295,11 @@ def test_generated_files_plain_and_gzip(spark, home, tmp_path):
         "quarantined": 0,
         "rejected_files": 0,
     }
+    # counted as written: the ledger holds the committed rows, and a batch without a bad line
+    # adds no commit to the quarantine (version 0 is its creation)
+    assert sum(f["rows"] for f in ledger(spark, home).values()) == 26_000
+    assert read_table(spark, table_location(home, BRONZE_EVENTS)).count() == 26_000
+    assert versions(spark, home)[BRONZE_QUARANTINE.name] == 0
 
 
 @pytest.mark.slow
