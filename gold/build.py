@@ -33,8 +33,7 @@ from lakehouse.config import LakehouseConfig
 from lakehouse.dates import DateRange, dates_in
 from lakehouse.delta_io import (
     add_columns,
-    create_table,
-    missing_columns,
+    create_and_compare,
     read_table,
     replace_where,
     table_location,
@@ -99,11 +98,10 @@ def _update(
     full_refresh: bool,
     result: LayerResult,
 ) -> None:
-    run_all(*(partial(create_table, spark, t, table_location(config, t)) for t in GOLD_TABLES))
     # Columns declared since these tables were written: every date is recomputed to fill them,
     # and they are added only once that recomputation is planned (a crash in between re-plans).
     missing = run_all(
-        *(partial(missing_columns, spark, t, table_location(config, t)) for t in GOLD_TABLES)
+        *(partial(create_and_compare, spark, t, table_location(config, t)) for t in GOLD_TABLES)
     )
     upgrade = {t: columns for t, columns in zip(GOLD_TABLES, missing, strict=True) if columns}
     # The batch ledger is written by the plan itself: its new columns cannot wait.

@@ -29,8 +29,14 @@ def ensure_table(spark: SparkSession, table: Table, location: str) -> None:
     """Create the Delta table at ``location`` from its declaration unless it exists; add the
     declared columns that an existing table (written by an earlier release) lacks. Old rows
     read NULL in an added column."""
+    add_columns(spark, table, location, create_and_compare(spark, table, location))
+
+
+def create_and_compare(spark: SparkSession, table: Table, location: str) -> list[Column]:
+    """Create the table from its declaration unless it exists; return the declared columns it
+    lacks (a table written by an earlier release)."""
     create_table(spark, table, location)
-    add_columns(spark, table, location, missing_columns(spark, table, location))
+    return missing_columns(spark, table, location)
 
 
 def ensure_tables(spark: SparkSession, config: LakehouseConfig, tables: Sequence[Table]) -> None:

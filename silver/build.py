@@ -121,6 +121,13 @@ class SilverBatch:
     rebuild: bool = False
     """Rebuild silver from every bronze row instead of adding to it."""
 
+    @property
+    def writes_whole_tables(self) -> bool:
+        """Sessions and products are recomputed from this batch's events and overwritten
+        (safe to repeat): on a rebuild, and on the first batch, which has nothing to merge
+        into."""
+        return self.rebuild or self.silver_batch == 1
+
 
 def run(
     spark: SparkSession,
@@ -355,7 +362,7 @@ def _process(
 
     # 2. Products and sessions from the rows this batch actually inserted.
     inserted = _batch_rows(spark, config, batch)
-    if batch.rebuild or batch.silver_batch == 1:  # recomputations from every event: repeatable
+    if batch.writes_whole_tables:
         _overwrite(session_updates(inserted), config, SILVER_USER_SESSIONS)
         crash_point("silver.after_sessions")
         _overwrite(product_updates(inserted), config, SILVER_PRODUCTS)
@@ -551,19 +558,16 @@ def _report(
         products = read_table(spark, locations[SILVER_PRODUCTS.name])
         return missing_keys(inserted, products, "product_id")
 
-    spark_checks = {"events_product_known": product_known}
+    spark_checks = {"events_product_known": (product_known, "product_id(s) missing from products")}
+    checks = [
+        (r, partial(unique, r), f"rows share a {r.column} in {r.table}") for r in table_suite.rules
+    ] + [(r, *spark_checks[r.rule_id]) for r in table_suite.spark_checks]
     # Every check only reads committed tables: they run side by side.
-    checks = [*table_suite.rules, *table_suite.spark_checks]
-    outcomes = run_all(
-        *(partial(unique, r) for r in table_suite.rules),
-        *(spark_checks[r.rule_id] for r in table_suite.spark_checks),
-    )
-    for rule, (evaluated, failed) in zip(checks, outcomes, strict=True):
+    outcomes = run_all(*(check for _, check, _ in checks))
+    for (rule, _, what), (evaluated, failed) in zip(checks, outcomes, strict=True):
         record(table_suite.name, rule, "spark", evaluated, failed)
-        if failed and rule.expectation_type == "spark_check":
-            failures.append(f"{rule.rule_id}: {failed} product_id(s) missing from products")
-        elif failed:
-            failures.append(f"{rule.rule_id}: {failed} rows share a {rule.column} in {rule.table}")
+        if failed:
+            failures.append(f"{rule.rule_id}: {failed} {what}")
 
     append_once(
         spark.createDataFrame(rows, DQ_RULE_RESULTS.schema_ddl()),
