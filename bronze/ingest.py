@@ -5,21 +5,21 @@ How exactly-once holds across crashes:
 1. **Plan.** New files (not yet in ``bronze.files``) are appended to that ledger as one
    ``pending`` batch with the next batch id: one Delta commit.
 2. **Write.** The batch's lines go to ``bronze.events`` and, when some line is neither a row
-   nor a header, to ``quarantine.bronze_events``, each as one append carrying the Delta
-   transaction id ``(bronze, batch_id)``. Delta commits the data and the id atomically and
-   skips an append whose id it has already seen.
+   nor a header, to ``quarantine.bronze_events``, each as one append whose commit carries
+   the mark ``(lakehouse.bronze, batch_id)`` (lakehouse.delta_io): the data and the mark are
+   committed atomically, and an append whose mark the table's log already holds is skipped.
 3. **Complete.** Per-file counts come from the appends themselves (observed as the rows are
    written; read back from the committed rows when a killed run had already made the append),
    must add up to the lines read, and the ledger rows are set to ``ingested`` (or
    ``rejected``) with those counts.
 
 A run killed anywhere leaves at most one pending batch; the next run finishes it first (the
-writes already done are skipped by Delta), then plans the files that arrived since.
+writes already committed are skipped by their marks), then plans the files that arrived since.
 
 **Full refresh** (``--full-refresh``) plans every landing file as one new batch and replaces the
 whole ledger with it, in one commit. A pending batch that is the only batch of the ledger (and
 not batch 1) is such a rebuild: before writing, it empties ``bronze.events`` and the quarantine,
-each under the transaction id ``(lakehouse.bronze.reset, batch_id)`` so that a rebuild resumed
+each under the mark ``(lakehouse.bronze.reset, batch_id)`` so that a rebuild resumed
 after a crash never empties what it has already written. Silver notices on its next run (its
 next bronze batch is the oldest one left) and rebuilds too.
 """

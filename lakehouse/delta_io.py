@@ -1,24 +1,30 @@
 """All Delta I/O of the lakehouse: create, read, append once, replace, idempotent DML.
 
-Every function is safe to run again: creation is ``IF NOT EXISTS``; appends, and DML run inside
-:func:`idempotent_dml`, carry a Delta transaction id (``txnAppId``/``txnVersion``), so a batch
-replayed after a crash is skipped by Delta itself instead of being written twice.
+Every function is safe to run again: creation is ``IF NOT EXISTS``; appends, overwrites and
+MERGEs that must happen once per batch are marked with ``(app_id, batch)`` in the commit's
+``userMetadata`` (``DESCRIBE HISTORY`` shows it), and skipped when the table's log already
+holds that mark (or a later batch of the same app): a batch replayed after a crash is never
+written twice. The mark is read from the newest commit files, without a Spark job; Delta's
+own ``txnAppId`` would do the same but costs a reconstruction of the table's state (about a
+second of Spark jobs) on every append. One writer at a time holds a home (lakehouse.lock),
+so nothing can commit between the check and the write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 
-from delta.tables import DeltaTable
+from delta.tables import DeltaMergeBuilder, DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse.config import LakehouseConfig
 from lakehouse.parallel import run_all
-from lakehouse.storage import has_delta_commits, latest_version
+from lakehouse.storage import commit_infos, has_delta_commits
 from lakehouse.tables import Column, Table
+
+USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 
 
 def table_location(config: LakehouseConfig, table: Table) -> str:
@@ -89,53 +95,64 @@ def table_version(spark: SparkSession, location: str) -> int | None:
     return DeltaTable.forPath(spark, location).history(1).collect()[0]["version"]
 
 
-def append_once(df: DataFrame, location: str, app_id: str, version: int) -> bool:
-    """Append ``df`` unless a commit with this (app_id, version) is already in the table;
-    return whether this call committed (False: an earlier run already had).
-
-    Delta records the pair in the commit that writes the data, atomically; replaying the same
-    append after a crash is therefore a no-op. The answer compares the table's version before
-    and after, which is exact because one writer at a time holds the home (lakehouse.lock).
-    """
-    before = latest_version(df.sparkSession, location)
-    (
-        df.write.format("delta")
-        .mode("append")
-        .option("txnAppId", app_id)
-        .option("txnVersion", version)
-        .save(location)
-    )
-    return latest_version(df.sparkSession, location) != before
+def batch_mark(app_id: str, batch: int) -> str:
+    """The ``userMetadata`` of a commit that writes ``batch`` for ``app_id``."""
+    return f"{app_id}/{batch}"
 
 
-def empty_once(spark: SparkSession, table: Table, location: str, app_id: str, version: int) -> None:
-    """Remove every row of the table, unless this (app_id, version) already did.
+def committed(spark: SparkSession, location: str, app_id: str, batch: int) -> bool:
+    """True when the table's log holds a commit marked for ``app_id`` at ``batch`` or a later
+    batch. Reads the log newest first and stops at the first mark of ``app_id`` (batches of
+    an app only grow): one commit file when the app wrote this table last."""
+    prefix = f"{app_id}/"
+    for _, info in commit_infos(spark, location):
+        mark = info.get("userMetadata") or ""
+        if mark.startswith(prefix) and mark[len(prefix) :].isdigit():
+            return int(mark[len(prefix) :]) >= batch
+    return False
+
+
+def append_once(df: DataFrame, location: str, app_id: str, batch: int) -> bool:
+    """Append ``df`` unless the table already holds ``batch``'s commit for ``app_id``; return
+    whether this call committed (False: an earlier, killed run already had)."""
+    if committed(df.sparkSession, location, app_id, batch):
+        return False
+    _write_marked(df, "append", location, app_id, batch)
+    return True
+
+
+def empty_once(spark: SparkSession, table: Table, location: str, app_id: str, batch: int) -> None:
+    """Remove every row of the table, unless this (app_id, batch) already did.
 
     An overwrite with no rows: one commit that keeps the table's history (time travel can undo
-    it until vacuumed) and records the transaction id, so a rebuild resumed after a crash never
-    empties the rows it has written since.
+    it until vacuumed) and carries the mark, so a rebuild resumed after a crash never empties
+    the rows it has written since.
     """
-    empty = spark.createDataFrame([], table.schema_ddl())
-    (
-        empty.write.format("delta")
-        .mode("overwrite")
-        .option("txnAppId", app_id)
-        .option("txnVersion", version)
-        .save(location)
+    if committed(spark, location, app_id, batch):
+        return
+    _write_marked(
+        spark.createDataFrame([], table.schema_ddl()), "overwrite", location, app_id, batch
     )
 
 
-@contextmanager
-def idempotent_dml(spark: SparkSession, app_id: str, version: int) -> Iterator[None]:
-    """Make the Delta DML (MERGE/UPDATE/DELETE) inside the block run at most once per
-    (app_id, version) and table: a replay after a crash is skipped by Delta."""
-    spark.conf.set("spark.databricks.delta.write.txnAppId", app_id)
-    spark.conf.set("spark.databricks.delta.write.txnVersion", str(version))
+def _write_marked(df: DataFrame, mode: str, location: str, app_id: str, batch: int) -> None:
+    writer = df.write.format("delta").mode(mode).option("userMetadata", batch_mark(app_id, batch))
+    writer.save(location)
+
+
+def merge_once(
+    spark: SparkSession, merge: DeltaMergeBuilder, location: str, app_id: str, batch: int
+) -> bool:
+    """Execute ``merge`` (a MERGE into the table at ``location``) unless the table already
+    holds ``batch``'s commit for ``app_id``; return whether this call did."""
+    if committed(spark, location, app_id, batch):
+        return False
+    spark.conf.set(USER_METADATA_CONF, batch_mark(app_id, batch))
     try:
-        yield
+        merge.execute()
     finally:
-        spark.conf.unset("spark.databricks.delta.write.txnAppId")
-        spark.conf.unset("spark.databricks.delta.write.txnVersion")
+        spark.conf.unset(USER_METADATA_CONF)
+    return True
 
 
 def replace_where(df: DataFrame, location: str, predicate: str) -> None:

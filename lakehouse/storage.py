@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import unquote
 
 from pyspark.sql import SparkSession
@@ -72,24 +75,51 @@ def has_delta_commits(spark: SparkSession, location: str) -> bool:
     return latest_commit(spark, location) is not None
 
 
-def latest_commit(spark: SparkSession, location: str) -> tuple[int, datetime] | None:
-    """The table's latest committed version and when it was written, from the file names in
-    ``_delta_log`` (one listing, no Spark job); ``None`` if there is no table yet."""
+def _log_files(spark: SparkSession, location: str) -> tuple[Any, list[tuple[int, str, Any]]]:
+    """The Hadoop FileSystem of the table's ``_delta_log`` and its commit and checkpoint
+    files as ``(version, name, status)``; no files if there is no log."""
     jvm = spark.sparkContext._jvm
     log = jvm.org.apache.hadoop.fs.Path(location.rstrip("/") + "/_delta_log")
     fs = log.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not fs.exists(log):
-        return None
-    commits = [
-        (int(name.split(".", 1)[0]), status.getModificationTime())
+        return fs, []
+    return fs, [
+        (int(name.split(".", 1)[0]), name, status)
         for status in fs.listStatus(log)
         for name in [status.getPath().getName()]
         if name.endswith((".json", ".checkpoint.parquet")) and name.split(".", 1)[0].isdigit()
     ]
-    if not commits:
+
+
+def latest_commit(spark: SparkSession, location: str) -> tuple[int, datetime] | None:
+    """The table's latest committed version and when it was written, from the file names in
+    ``_delta_log`` (one listing, no Spark job); ``None`` if there is no table yet."""
+    _, files = _log_files(spark, location)
+    if not files:
         return None
-    version, millis = max(commits)
-    return version, datetime.fromtimestamp(millis / 1000, tz=UTC)
+    version, _, status = max(files, key=lambda f: f[0])
+    return version, datetime.fromtimestamp(status.getModificationTime() / 1000, tz=UTC)
+
+
+def commit_infos(spark: SparkSession, location: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The ``commitInfo`` of each commit still in the table's log, newest first, read from
+    the commit files themselves (no Spark job; a caller that stops early reads one file)."""
+    fs, files = _log_files(spark, location)
+    jvm = spark.sparkContext._jvm
+    for version, _, status in sorted(
+        (f for f in files if f[1].endswith(".json")), key=lambda f: f[0], reverse=True
+    ):
+        reader = jvm.java.io.BufferedReader(
+            jvm.java.io.InputStreamReader(fs.open(status.getPath()), "UTF-8")
+        )
+        try:
+            line = reader.readLine()
+            while line is not None and not line.startswith('{"commitInfo"'):
+                line = reader.readLine()
+        finally:
+            reader.close()
+        if line is not None:
+            yield version, json.loads(line)["commitInfo"]
 
 
 def latest_version(spark: SparkSession, location: str) -> int | None:

@@ -6,7 +6,7 @@ Incremental and crash-safe, in the same plan -> write -> complete pattern as bro
    appended to ``silver.batches`` as ``pending`` (one commit).
 2. **Check.** One pass over the batch's bronze rows flags every row-level rule of
    ``expectations/silver_events.json`` and counts the failures and the rows to quarantine.
-3. **Write**, each write idempotent under the Delta transaction id (lakehouse.silver, batch):
+3. **Write**, each write marked (lakehouse.silver, batch) and skipped if already committed:
    quarantine append (only when some row broke a drop rule); events append when silver has
    none of the batch's dates, else an insert-only MERGE (null-safe on the nine fields, so a
    row seen in any earlier file or run is a duplicate); then, from the rows actually inserted,
@@ -24,7 +24,7 @@ Incremental and crash-safe, in the same plan -> write -> complete pattern as bro
 **Rebuilds.** A batch that starts at the oldest bronze batch still in the ledger (and is not the
 first silver batch) rebuilds silver from all of bronze: after ``--full-refresh`` of silver, or
 when bronze was rebuilt. Its plan replaces ``silver.batches`` (one commit); it empties events
-and quarantine under the transaction id ``(lakehouse.silver.reset, silver_batch)``, so a resumed
+and quarantine under the mark ``(lakehouse.silver.reset, silver_batch)``, so a resumed
 rebuild never empties its own writes, and it overwrites sessions and products with a
 recomputation from the events. Gold sees that its next silver batch is the oldest one left and
 recomputes every date.
@@ -54,7 +54,7 @@ from lakehouse.delta_io import (
     append_once,
     empty_once,
     ensure_tables,
-    idempotent_dml,
+    merge_once,
     read_table,
     replace_where,
     table_location,
@@ -428,7 +428,7 @@ def _write_events(
     one: a plain append, without the MERGE's join against the table, its rows repartitioned by
     date first so that each date is one file, as the MERGE writes it. Otherwise an insert-only
     MERGE on the batch's dates skips the rows already in silver (any earlier file or run).
-    Both commit under the same transaction id, so a replay after a crash is skipped either way.
+    Both commit under the same batch mark, so a replay after a crash is skipped either way.
     """
     if not dates:
         return "none"
@@ -437,11 +437,13 @@ def _write_events(
         append_once(new_events.repartition("event_date"), location, TXN_APP_ID, batch.silver_batch)
         return "append"
     condition = f"{dates_in(dates, 't.event_date')} AND {merge_condition()}"
-    target = DeltaTable.forPath(spark, location)
-    with idempotent_dml(spark, TXN_APP_ID, batch.silver_batch):
-        target.alias("t").merge(
-            new_events.alias("s"), condition
-        ).whenNotMatchedInsertAll().execute()
+    merge = (
+        DeltaTable.forPath(spark, location)
+        .alias("t")
+        .merge(new_events.alias("s"), condition)
+        .whenNotMatchedInsertAll()
+    )
+    merge_once(spark, merge, location, TXN_APP_ID, batch.silver_batch)
     return "merge"
 
 
@@ -455,47 +457,47 @@ def _merge_sessions(
     spark: SparkSession, config: LakehouseConfig, updates: DataFrame, batch: SilverBatch
 ) -> None:
     """Add the batch's counts to existing sessions, insert new ones."""
-    target = DeltaTable.forPath(spark, table_location(config, SILVER_USER_SESSIONS))
+    location = table_location(config, SILVER_USER_SESSIONS)
     additive = {c: f"t.{c} + s.{c}" for c in ("events", "views", "carts", "removals", "purchases")}
-    with idempotent_dml(spark, TXN_APP_ID, batch.silver_batch):
-        (
-            target.alias("t")
-            .merge(updates.alias("s"), "t.user_session = s.user_session")
-            .whenMatchedUpdate(
-                set={
-                    "user_id": "least(t.user_id, s.user_id)",
-                    "session_start": "least(t.session_start, s.session_start)",
-                    "session_end": "greatest(t.session_end, s.session_end)",
-                    "purchased_value": "t.purchased_value + s.purchased_value",
-                    **additive,
-                }
-            )
-            .whenNotMatchedInsertAll()
-            .execute()
+    merge = (
+        DeltaTable.forPath(spark, location)
+        .alias("t")
+        .merge(updates.alias("s"), "t.user_session = s.user_session")
+        .whenMatchedUpdate(
+            set={
+                "user_id": "least(t.user_id, s.user_id)",
+                "session_start": "least(t.session_start, s.session_start)",
+                "session_end": "greatest(t.session_end, s.session_end)",
+                "purchased_value": "t.purchased_value + s.purchased_value",
+                **additive,
+            }
         )
+        .whenNotMatchedInsertAll()
+    )
+    merge_once(spark, merge, location, TXN_APP_ID, batch.silver_batch)
 
 
 def _merge_products(
     spark: SparkSession, config: LakehouseConfig, updates: DataFrame, batch: SilverBatch
 ) -> None:
     """Latest event wins for attributes; first/last seen widen."""
-    target = DeltaTable.forPath(spark, table_location(config, SILVER_PRODUCTS))
+    location = table_location(config, SILVER_PRODUCTS)
     newer = "s.last_seen >= t.last_seen"
     attributes = ("brand", "category_id", "category_code", "main_category", "sub_category", "price")
-    with idempotent_dml(spark, TXN_APP_ID, batch.silver_batch):
-        (
-            target.alias("t")
-            .merge(updates.alias("s"), "t.product_id = s.product_id")
-            .whenMatchedUpdate(
-                set={
-                    **{c: f"CASE WHEN {newer} THEN s.{c} ELSE t.{c} END" for c in attributes},
-                    "first_seen": "least(t.first_seen, s.first_seen)",
-                    "last_seen": "greatest(t.last_seen, s.last_seen)",
-                }
-            )
-            .whenNotMatchedInsertAll()
-            .execute()
+    merge = (
+        DeltaTable.forPath(spark, location)
+        .alias("t")
+        .merge(updates.alias("s"), "t.product_id = s.product_id")
+        .whenMatchedUpdate(
+            set={
+                **{c: f"CASE WHEN {newer} THEN s.{c} ELSE t.{c} END" for c in attributes},
+                "first_seen": "least(t.first_seen, s.first_seen)",
+                "last_seen": "greatest(t.last_seen, s.last_seen)",
+            }
         )
+        .whenNotMatchedInsertAll()
+    )
+    merge_once(spark, merge, location, TXN_APP_ID, batch.silver_batch)
 
 
 def _report(

@@ -1,0 +1,78 @@
+"""Writes that happen once per batch: the batch mark in a commit's ``userMetadata`` and the
+check that skips a replay, for appends, overwrites and MERGEs, on real Delta tables."""
+
+from __future__ import annotations
+
+from delta.tables import DeltaTable
+
+from lakehouse.delta_io import append_once, batch_mark, committed, empty_once, merge_once
+from lakehouse.storage import commit_infos, latest_version
+from lakehouse.tables import Column, Table
+
+TABLE = Table(
+    name="test.marked",
+    location="marked",
+    description="a table for the batch-mark tests",
+    columns=(Column("id", "INT", "key"), Column("value", "STRING", "payload")),
+)
+
+
+def _rows(spark, location: str) -> list[tuple]:
+    return sorted(tuple(r) for r in spark.read.format("delta").load(location).collect())
+
+
+def test_a_batch_is_written_once_whatever_commits_in_between(spark, tmp_path):
+    location = str(tmp_path / "marked")
+    rows = spark.createDataFrame([(1, "a"), (2, "b")], TABLE.schema_ddl())
+
+    assert not committed(spark, location, "app", 1)  # no table yet
+    assert append_once(rows, location, "app", 1)
+    assert not append_once(rows, location, "app", 1)  # a replay: skipped
+    assert _rows(spark, location) == [(1, "a"), (2, "b")]
+    assert [info.get("userMetadata") for _, info in commit_infos(spark, location)] == ["app/1"]
+
+    # commits without a mark, or another app's, do not hide this app's last mark
+    unmarked = spark.createDataFrame([(3, "c")], TABLE.schema_ddl())
+    unmarked.write.format("delta").mode("append").save(location)
+    assert append_once(rows.limit(0), location, "other", 7)
+    assert committed(spark, location, "app", 1) and not committed(spark, location, "app", 2)
+    assert not committed(spark, location, "ap", 1) and not committed(spark, location, "app/", 1)
+
+    # a later batch of the app implies the earlier ones (an app's batches only grow)
+    more = spark.createDataFrame([(4, "d")], TABLE.schema_ddl())
+    assert append_once(more, location, "app", 3)
+    assert committed(spark, location, "app", 2) and not committed(spark, location, "app", 4)
+    assert not append_once(more, location, "app", 2)
+    assert _rows(spark, location) == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+
+    history = DeltaTable.forPath(spark, location).history().select("version", "userMetadata")
+    assert {r.version: r.userMetadata for r in history.collect()}[latest_version(
+        spark, location
+    )] == batch_mark("app", 3)  # fmt: skip
+
+
+def test_merge_and_empty_run_once_per_batch(spark, tmp_path):
+    location = str(tmp_path / "marked")
+    spark.createDataFrame([(1, "a")], TABLE.schema_ddl()).write.format("delta").save(location)
+
+    def merge(value: str):
+        source = spark.createDataFrame([(1, value), (2, value)], TABLE.schema_ddl())
+        return (
+            DeltaTable.forPath(spark, location)
+            .alias("t")
+            .merge(source.alias("s"), "t.id = s.id")
+            .whenMatchedUpdate(set={"value": "concat(t.value, s.value)"})
+            .whenNotMatchedInsertAll()
+        )
+
+    assert merge_once(spark, merge("x"), location, "app", 1)
+    assert not merge_once(spark, merge("x"), location, "app", 1)  # not applied twice
+    assert _rows(spark, location) == [(1, "ax"), (2, "x")]
+    assert next(commit_infos(spark, location))[1]["userMetadata"] == "app/1"
+    assert spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None) is None
+
+    empty_once(spark, TABLE, location, "reset", 2)
+    assert _rows(spark, location) == []
+    assert append_once(spark.createDataFrame([(5, "e")], TABLE.schema_ddl()), location, "app", 2)
+    empty_once(spark, TABLE, location, "reset", 2)  # resumed: never empties its own rows
+    assert _rows(spark, location) == [(5, "e")]
