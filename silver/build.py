@@ -457,44 +457,48 @@ def _merge_sessions(
     spark: SparkSession, config: LakehouseConfig, updates: DataFrame, batch: SilverBatch
 ) -> None:
     """Add the batch's counts to existing sessions, insert new ones."""
-    location = table_location(config, SILVER_USER_SESSIONS)
     additive = {c: f"t.{c} + s.{c}" for c in ("events", "views", "carts", "removals", "purchases")}
-    merge = (
-        DeltaTable.forPath(spark, location)
-        .alias("t")
-        .merge(updates.alias("s"), "t.user_session = s.user_session")
-        .whenMatchedUpdate(
-            set={
-                "user_id": "least(t.user_id, s.user_id)",
-                "session_start": "least(t.session_start, s.session_start)",
-                "session_end": "greatest(t.session_end, s.session_end)",
-                "purchased_value": "t.purchased_value + s.purchased_value",
-                **additive,
-            }
-        )
-        .whenNotMatchedInsertAll()
-    )
-    merge_once(spark, merge, location, TXN_APP_ID, batch.silver_batch)
+    update = {
+        "user_id": "least(t.user_id, s.user_id)",
+        "session_start": "least(t.session_start, s.session_start)",
+        "session_end": "greatest(t.session_end, s.session_end)",
+        "purchased_value": "t.purchased_value + s.purchased_value",
+        **additive,
+    }
+    _upsert(spark, config, SILVER_USER_SESSIONS, updates, "user_session", update, batch)
 
 
 def _merge_products(
     spark: SparkSession, config: LakehouseConfig, updates: DataFrame, batch: SilverBatch
 ) -> None:
     """Latest event wins for attributes; first/last seen widen."""
-    location = table_location(config, SILVER_PRODUCTS)
     newer = "s.last_seen >= t.last_seen"
     attributes = ("brand", "category_id", "category_code", "main_category", "sub_category", "price")
+    update = {
+        **{c: f"CASE WHEN {newer} THEN s.{c} ELSE t.{c} END" for c in attributes},
+        "first_seen": "least(t.first_seen, s.first_seen)",
+        "last_seen": "greatest(t.last_seen, s.last_seen)",
+    }
+    _upsert(spark, config, SILVER_PRODUCTS, updates, "product_id", update, batch)
+
+
+def _upsert(
+    spark: SparkSession,
+    config: LakehouseConfig,
+    table: Table,
+    updates: DataFrame,
+    key: str,
+    update: dict[str, str],
+    batch: SilverBatch,
+) -> None:
+    """MERGE ``updates`` into ``table`` on ``key``, once per batch: a row whose key is there
+    takes ``update`` (SQL over ``t``, the table, and ``s``, the update), a new key is inserted."""
+    location = table_location(config, table)
     merge = (
         DeltaTable.forPath(spark, location)
         .alias("t")
-        .merge(updates.alias("s"), "t.product_id = s.product_id")
-        .whenMatchedUpdate(
-            set={
-                **{c: f"CASE WHEN {newer} THEN s.{c} ELSE t.{c} END" for c in attributes},
-                "first_seen": "least(t.first_seen, s.first_seen)",
-                "last_seen": "greatest(t.last_seen, s.last_seen)",
-            }
-        )
+        .merge(updates.alias("s"), f"t.{key} = s.{key}")
+        .whenMatchedUpdate(set=update)
         .whenNotMatchedInsertAll()
     )
     merge_once(spark, merge, location, TXN_APP_ID, batch.silver_batch)
