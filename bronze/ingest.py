@@ -69,7 +69,7 @@ from lakehouse.tables import (
 
 log = logging.getLogger("lakehouse.bronze")
 
-TXN_APP_ID = "lakehouse.bronze"
+APP_ID = "lakehouse.bronze"  # in the batch mark of each of its writes (lakehouse.delta_io)
 RESET_APP_ID = "lakehouse.bronze.reset"
 
 
@@ -475,7 +475,7 @@ def _append_counted(
     observation = Observation(f"{table.name}-{batch.batch_id}-{uuid.uuid4().hex[:8]}")
     per_file = [F.count_if(F.col("source_file") == n).alias(f"f{i}") for i, n in enumerate(names)]
     location = table_location(config, table)
-    if append_once(frame.observe(observation, *per_file), location, TXN_APP_ID, batch.batch_id):
+    if append_once(frame.observe(observation, *per_file), location, APP_ID, batch.batch_id):
         metrics = observation.get
         return {n: metrics[f"f{i}"] for i, n in enumerate(names)}
     committed = read_table(spark, location).where(F.col("batch_id") == batch.batch_id)

@@ -97,7 +97,7 @@ def latest_commit(spark: SparkSession, location: str) -> tuple[int, datetime] | 
     _, files = _log_files(spark, location)
     if not files:
         return None
-    version, _, status = max(files, key=lambda f: f[0])
+    version, _, status = max(files, key=lambda f: (f[0], f[2].getModificationTime()))
     return version, datetime.fromtimestamp(status.getModificationTime() / 1000, tz=UTC)
 
 
@@ -106,9 +106,8 @@ def commit_infos(spark: SparkSession, location: str) -> Iterator[tuple[int, dict
     the commit files themselves (no Spark job; a caller that stops early reads one file)."""
     fs, files = _log_files(spark, location)
     jvm = spark.sparkContext._jvm
-    for version, _, status in sorted(
-        (f for f in files if f[1].endswith(".json")), key=lambda f: f[0], reverse=True
-    ):
+    commits = (f for f in files if f[1] == f"{f[0]:020d}.json")  # commits, not checkpoints
+    for version, _, status in sorted(commits, key=lambda f: f[0], reverse=True):
         reader = jvm.java.io.BufferedReader(
             jvm.java.io.InputStreamReader(fs.open(status.getPath()), "UTF-8")
         )

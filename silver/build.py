@@ -101,7 +101,7 @@ from silver.transform import (
 
 log = logging.getLogger("lakehouse.silver")
 
-TXN_APP_ID = "lakehouse.silver"
+APP_ID = "lakehouse.silver"  # in the batch mark of each of its writes (lakehouse.delta_io)
 RESET_APP_ID = "lakehouse.silver.reset"
 ROW_SUITE = "silver_events"
 TABLE_SUITE = "silver_tables"
@@ -346,7 +346,7 @@ def _process(
             append_once(
                 quarantine_rows(flagged, broken).select("*", stamp),
                 table_location(config, SILVER_QUARANTINE),
-                TXN_APP_ID,
+                APP_ID,
                 batch.silver_batch,
             )
         crash_point("silver.after_quarantine")
@@ -434,7 +434,7 @@ def _write_events(
         return "none"
     location = table_location(config, SILVER_EVENTS)
     if read_table(spark, location).where(dates_in(dates)).isEmpty():  # the batch's partitions
-        append_once(new_events.repartition("event_date"), location, TXN_APP_ID, batch.silver_batch)
+        append_once(new_events.repartition("event_date"), location, APP_ID, batch.silver_batch)
         return "append"
     condition = f"{dates_in(dates, 't.event_date')} AND {merge_condition()}"
     merge = (
@@ -443,7 +443,7 @@ def _write_events(
         .merge(new_events.alias("s"), condition)
         .whenNotMatchedInsertAll()
     )
-    merge_once(spark, merge, location, TXN_APP_ID, batch.silver_batch)
+    merge_once(spark, merge, location, APP_ID, batch.silver_batch)
     return "merge"
 
 
@@ -501,7 +501,7 @@ def _upsert(
         .whenMatchedUpdate(set=update)
         .whenNotMatchedInsertAll()
     )
-    merge_once(spark, merge, location, TXN_APP_ID, batch.silver_batch)
+    merge_once(spark, merge, location, APP_ID, batch.silver_batch)
 
 
 def _report(
@@ -578,7 +578,7 @@ def _report(
     append_once(
         spark.createDataFrame(rows, DQ_RULE_RESULTS.schema_ddl()),
         table_location(config, DQ_RULE_RESULTS),
-        TXN_APP_ID,
+        APP_ID,
         batch.silver_batch,
     )
     if gx_root is not None:
