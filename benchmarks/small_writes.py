@@ -31,7 +31,7 @@ WARM_UP = 5
 
 
 def measure(way: str, appends: int, folder: Path) -> dict:
-    from lakehouse.delta_io import append_once
+    from lakehouse.delta_io import BatchMark, append_once
     from lakehouse.session import get_spark
 
     spark = get_spark()
@@ -47,7 +47,7 @@ def measure(way: str, appends: int, folder: Path) -> dict:
                 "txnVersion", n
             ).save(location)
         else:
-            append_once(row, location, "bench", n)
+            append_once(row, location, BatchMark("bench", n))
 
     for n in range(WARM_UP):
         append(n)

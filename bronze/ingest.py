@@ -1,27 +1,30 @@
 """Bronze job: ingest every new landing file into Delta, exactly once, losing no line.
 
-How exactly-once holds across crashes:
+Each batch of new files goes through the one plan -> write -> complete mechanism of
+:mod:`lakehouse.ledger`:
 
-1. **Plan.** New files (not yet in ``bronze.files``) are appended to that ledger as one
-   ``pending`` batch with the next batch id: one Delta commit.
+1. **Plan** (in memory). The landing files not yet in ``bronze.files`` become the next batch.
 2. **Write.** The batch's lines go to ``bronze.events`` and, when some line is neither a row
-   nor a header, to ``quarantine.bronze_events``, each as one append whose commit carries
-   the mark ``(lakehouse.bronze, batch_id)`` (lakehouse.delta_io): the data and the mark are
-   committed atomically, and an append whose mark the table's log already holds is skipped.
+   nor a header, to ``quarantine.bronze_events``, each as one append whose commit carries the
+   batch's mark (``lakehouse.bronze/<batch>`` and the plan, its file list): the data and the
+   mark are committed atomically, and an append whose mark the table's log already holds is
+   skipped.
 3. **Complete.** Per-file counts come from the appends themselves (observed as the rows are
    written; read back from the committed rows when a killed run had already made the append),
-   must add up to the lines read, and the ledger rows are set to ``ingested`` (or
-   ``rejected``) with those counts.
+   must add up to the lines read, and the files are appended to the ledger ``bronze.files`` as
+   ``ingested`` (or ``rejected``) with those counts: one commit.
 
-A run killed anywhere leaves at most one pending batch; the next run finishes it first (the
-writes already committed are skipped by their marks), then plans the files that arrived since.
+A run killed after an append left its batch in flight; the next run finds the plan in that
+append's mark and finishes the batch (the committed appends are skipped) before planning the
+files that arrived since. Killed before the first append, it left nothing: the files are
+planned again.
 
-**Full refresh** (``--full-refresh``) plans every landing file as one new batch and replaces the
-whole ledger with it, in one commit. A pending batch that is the only batch of the ledger (and
-not batch 1) is such a rebuild: before writing, it empties ``bronze.events`` and the quarantine,
-each under the mark ``(lakehouse.bronze.reset, batch_id)`` so that a rebuild resumed
-after a crash never empties what it has already written. Silver notices on its next run (its
-next bronze batch is the oldest one left) and rebuilds too.
+**Full refresh** (``--full-refresh``) plans every landing file as one batch that rebuilds
+bronze: it first empties ``bronze.events`` and the quarantine, each under the mark
+``lakehouse.bronze.reset/<batch>`` (so a rebuild resumed after a crash never empties what it
+has already written since), ingests as usual, and completes by replacing the whole ledger with
+its files. Silver notices on its next run (its next bronze batch is the oldest one left) and
+rebuilds too.
 """
 
 from __future__ import annotations
@@ -52,10 +55,11 @@ from lakehouse.delta_io import (
     empty_once,
     ensure_tables,
     read_table,
-    replace_where,
     table_location,
+    write_once,
 )
 from lakehouse.faults import crash_point
+from lakehouse.ledger import Batch, in_flight, next_number, refuse_pending
 from lakehouse.runs import LayerResult, utc_now
 from lakehouse.schema import RAW_FILE_SUFFIXES
 from lakehouse.storage import FileInfo, list_files, normalize_path
@@ -71,6 +75,8 @@ log = logging.getLogger("lakehouse.bronze")
 
 APP_ID = "lakehouse.bronze"  # in the batch mark of each of its writes (lakehouse.delta_io)
 RESET_APP_ID = "lakehouse.bronze.reset"
+COUNTS = ("files", "lines", "rows", "quarantined", "rejected_files")
+"""What a bronze run reports, in the order of its summary line."""
 
 
 class IngestionIntegrityError(RuntimeError):
@@ -81,11 +87,9 @@ class RefreshRefused(RuntimeError):
     """A full refresh would drop rows whose files are no longer in the landing folder."""
 
 
-@dataclass(frozen=True)
-class Batch:
-    batch_id: int
-    run_id: str
-    planned_at: datetime
+@dataclass(frozen=True, kw_only=True)
+class BronzeBatch(Batch):
+    app: str = APP_ID
     files: tuple[str, ...]
     """Paths relative to the landing folder."""
 
@@ -100,81 +104,80 @@ def run(
     """Finish any pending batch, then ingest the files that are new in the landing folder
     (with ``full_refresh``: rebuild bronze from every file in the landing folder)."""
     started = time.monotonic()
-    result = LayerResult(
-        "bronze", {"files": 0, "lines": 0, "rows": 0, "quarantined": 0, "rejected_files": 0}
-    )
+    result = LayerResult("bronze", dict.fromkeys(COUNTS, 0))
     ensure_tables(spark, config, BRONZE_TABLES)
 
     ledger = _ledger_rows(spark, config)
-    pending = _pending_batch(ledger)
-    if pending is not None and not full_refresh:  # a rebuild supersedes it
-        log.info("resuming batch %d left pending by run %s", pending.batch_id, pending.run_id)
-        _ingest_batch(spark, config, pending, result, rebuild=_is_rebuild(pending, ledger))
+    left = _in_flight(spark, config, ledger)
+    if left is not None and not full_refresh:  # a rebuild supersedes it
+        log.info("resuming batch %d left in flight by run %s", left.number, left.run_id)
+        _ingest_batch(spark, config, left, result)
+        ledger = _ledger_rows(spark, config)
 
+    number = next_number(_completed(ledger), left)
     if full_refresh:
-        batch = _plan_rebuild(spark, config, ledger, run_id, min_file_age_seconds)
+        batch = _plan_rebuild(spark, config, ledger, number, run_id, min_file_age_seconds)
     else:
-        batch = _plan_batch(spark, config, ledger, run_id, min_file_age_seconds)
+        batch = _plan_batch(spark, config, ledger, number, run_id, min_file_age_seconds)
     if batch is None:
         log.info("no new files in %s", config.landing)
     else:
-        _ingest_batch(spark, config, batch, result, rebuild=full_refresh)
+        _ingest_batch(spark, config, batch, result)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _is_rebuild(batch: Batch, ledger: list[Row]) -> bool:
-    """A batch that replaced the whole ledger: every other batch is gone from it."""
-    return batch.batch_id > 1 and all(r["batch_id"] == batch.batch_id for r in ledger)
+def in_flight_batch(spark: SparkSession, config: LakehouseConfig) -> BronzeBatch | None:
+    """The batch a killed run left unfinished, if any (``lakehouse status``)."""
+    return _in_flight(spark, config, _ledger_rows(spark, config))
+
+
+def _in_flight(
+    spark: SparkSession, config: LakehouseConfig, ledger: list[Row]
+) -> BronzeBatch | None:
+    locations = [table_location(config, t) for t in (BRONZE_EVENTS, BRONZE_QUARANTINE)]
+    return in_flight(spark, BronzeBatch, APP_ID, locations, _completed(ledger), (RESET_APP_ID,))
+
+
+def _completed(ledger: list[Row]) -> int:
+    return max((r["batch_id"] for r in ledger), default=0)
 
 
 def _ledger_rows(spark: SparkSession, config: LakehouseConfig) -> list[Row]:
     """The ledger is small (one row per landing file): read it once per run."""
-    return (
+    rows = (
         read_table(spark, table_location(config, BRONZE_FILES))
-        .select("source_file", "batch_id", "status", "run_id", "planned_at", "rows", "quarantined")
+        .select("source_file", "batch_id", "status", "rows", "quarantined")
         .collect()
     )
-
-
-def _pending_batch(ledger: list[Row]) -> Batch | None:
-    rows = [r for r in ledger if r["status"] == "pending"]
-    if not rows:
-        return None
-    batch_ids = {r["batch_id"] for r in rows}
-    if len(batch_ids) > 1:  # only one batch is ever pending; say so loudly if not
-        raise IngestionIntegrityError(f"more than one pending bronze batch: {sorted(batch_ids)}")
-    first = rows[0]
-    return Batch(
-        batch_id=first["batch_id"],
-        run_id=first["run_id"],
-        planned_at=first["planned_at"],
-        files=tuple(sorted(r["source_file"] for r in rows)),
-    )
+    refuse_pending("bronze", [r["batch_id"] for r in rows if r["status"] == "pending"])
+    return rows
 
 
 def _plan_batch(
     spark: SparkSession,
     config: LakehouseConfig,
     ledger: list[Row],
+    number: int,
     run_id: str,
     min_file_age_seconds: float,
-) -> Batch | None:
+) -> BronzeBatch | None:
     known = {r["source_file"] for r in ledger}
     new = [
         f for f in list_files(spark, config.landing, RAW_FILE_SUFFIXES) if f.relative not in known
     ]
-    return _write_plan(spark, config, ledger, run_id, _old_enough(new, min_file_age_seconds))
+    return _plan(number, run_id, _old_enough(new, min_file_age_seconds))
 
 
 def _plan_rebuild(
     spark: SparkSession,
     config: LakehouseConfig,
     ledger: list[Row],
+    number: int,
     run_id: str,
     min_file_age_seconds: float,
-) -> Batch | None:
-    """Every landing file as one batch that replaces the whole ledger."""
+) -> BronzeBatch | None:
+    """Every landing file as one batch that rebuilds bronze and replaces the whole ledger."""
     files = _old_enough(list_files(spark, config.landing, RAW_FILE_SUFFIXES), min_file_age_seconds)
     present = {f.relative for f in files}
     kept = {r["source_file"] for r in ledger if (r["rows"] or 0) + (r["quarantined"] or 0) > 0}
@@ -186,7 +189,7 @@ def _plan_rebuild(
             "back, or run without --full-refresh for bronze"
         )
     log.info("full refresh: rebuilding bronze from %d landing file(s)", len(files))
-    return _write_plan(spark, config, ledger, run_id, files, replace_ledger=True)
+    return _plan(number, run_id, files, rebuild=True)
 
 
 def _old_enough(files: list[FileInfo], min_age_seconds: float) -> list[FileInfo]:
@@ -201,40 +204,31 @@ def _old_enough(files: list[FileInfo], min_age_seconds: float) -> list[FileInfo]
     return old
 
 
-def _write_plan(
-    spark: SparkSession,
-    config: LakehouseConfig,
-    ledger: list[Row],
-    run_id: str,
-    files: list[FileInfo],
-    replace_ledger: bool = False,
-) -> Batch | None:
-    """Record ``files`` as the next pending batch in the ledger: one commit."""
+def _plan(
+    number: int, run_id: str, files: list[FileInfo], rebuild: bool = False
+) -> BronzeBatch | None:
+    """``files`` as batch ``number`` (nothing is committed until its first write)."""
     if not files:
         return None
-    batch = Batch(
-        batch_id=max((r["batch_id"] for r in ledger), default=0) + 1,
+    batch = BronzeBatch(
+        number=number,
         run_id=run_id,
         planned_at=utc_now(),
+        rebuild=rebuild,
         files=tuple(f.relative for f in files),
     )
-    plan = [_ledger_row(batch, f.relative, "pending", f) for f in files]
-    _ledger_frame(spark, plan).write.format("delta").mode(
-        "overwrite" if replace_ledger else "append"
-    ).save(table_location(config, BRONZE_FILES))
     log.info(
         "planned batch %d: %d %s file(s), %.1f MB",
-        batch.batch_id,
+        batch.number,
         len(files),
-        "landing" if replace_ledger else "new",
+        "landing" if rebuild else "new",
         sum(f.size for f in files) / 1e6,
     )
-    crash_point("bronze.after_plan")
     return batch
 
 
 def _ledger_row(
-    batch: Batch,
+    batch: BronzeBatch,
     name: str,
     status: str,
     file: FileInfo | None,
@@ -245,7 +239,7 @@ def _ledger_row(
     lines, headers, rows, quarantined = counts or (None, None, None, None)
     return (
         name,
-        batch.batch_id,
+        batch.number,
         status,
         file.size if file else None,
         file.modified_at if file else None,
@@ -327,17 +321,14 @@ _BLOCKS_SCHEMA = T.StructType(
 
 
 def _ingest_batch(
-    spark: SparkSession,
-    config: LakehouseConfig,
-    batch: Batch,
-    result: LayerResult,
-    rebuild: bool = False,
+    spark: SparkSession, config: LakehouseConfig, batch: BronzeBatch, result: LayerResult
 ) -> None:
     started = time.monotonic()
-    if rebuild:
-        log.info("batch %d rebuilds bronze: emptying the bronze tables first", batch.batch_id)
+    if batch.rebuild:
+        log.info("batch %d rebuilds bronze: emptying the bronze tables first", batch.number)
+        reset = batch.mark(RESET_APP_ID)
         for table in (BRONZE_EVENTS, BRONZE_QUARANTINE):
-            empty_once(spark, table, table_location(config, table), RESET_APP_ID, batch.batch_id)
+            empty_once(spark, table, table_location(config, table), reset)
     on_disk = {f.relative: f for f in list_files(spark, config.landing, RAW_FILE_SUFFIXES)}
     present: list[FileInfo] = [on_disk[name] for name in batch.files if name in on_disk]
     vanished = [name for name in batch.files if name not in on_disk]
@@ -349,7 +340,7 @@ def _ingest_batch(
     lines = None
     unreadable: dict[str, str] = {}
     if present:
-        log.info("batch %d: counting lines of %d file(s)", batch.batch_id, len(present))
+        log.info("batch %d: counting lines of %d file(s)", batch.number, len(present))
         present, stats, unreadable = _readable_stats(spark, config, present)
         if present:
             lines = read_lines(spark, [join_location(config.landing, f.relative) for f in present])
@@ -378,7 +369,7 @@ def _ingest_batch(
         result.errors.append(f"{name}: {message}")
 
     stamp = [
-        F.lit(batch.batch_id).cast("bigint").alias("batch_id"),
+        F.lit(batch.number).cast("bigint").alias("batch_id"),
         F.lit(batch.run_id).alias("run_id"),
         F.lit(batch.planned_at).cast("timestamp").alias("ingested_at"),
     ]
@@ -396,7 +387,7 @@ def _ingest_batch(
         ).where(F.col("source_file") != "")
         classified = classify_lines(number_lines(lines, blocks), rejections)
         names = [f.relative for f in present]
-        log.info("batch %d: writing bronze rows", batch.batch_id)
+        log.info("batch %d: writing bronze rows", batch.number)
         rows_per_file = _append_counted(
             spark, config, BRONZE_EVENTS, data_rows(classified).select("*", *stamp), batch, names
         )
@@ -404,7 +395,7 @@ def _ingest_batch(
         # The lines that are neither a header nor a row: most batches have none, and then the
         # quarantine is not written at all (no second classification of every line).
         if any(lines_per_file[n] - headers(n) - rows_per_file[n] for n in names):
-            log.info("batch %d: writing quarantined lines", batch.batch_id)
+            log.info("batch %d: writing quarantined lines", batch.number)
             quarantined_per_file = _append_counted(
                 spark, config, BRONZE_QUARANTINE,
                 quarantined_lines(classified).select("*", *stamp), batch, names,
@@ -444,15 +435,17 @@ def _ingest_batch(
             status,
             *file_counts,
         )
-    # Replace the batch's pending rows with their outcome in one atomic commit.
-    replace_where(
+    # Complete: the batch's files with their outcome, in one commit (a rebuild replaces the
+    # ledger: the files of the batches it rebuilt are in it again).
+    write_once(
         _ledger_frame(spark, updates),
         table_location(config, BRONZE_FILES),
-        f"batch_id = {batch.batch_id}",
+        batch.mark(),
+        "overwrite" if batch.rebuild else "append",
     )
     log.info(
         "batch %d: %d file(s) done in %.1f s",
-        batch.batch_id,
+        batch.number,
         len(batch.files),
         time.monotonic() - started,
     )
@@ -463,7 +456,7 @@ def _append_counted(
     config: LakehouseConfig,
     table: Table,
     frame: DataFrame,
-    batch: Batch,
+    batch: BronzeBatch,
     names: list[str],
 ) -> dict[str, int]:
     """Append the batch's ``frame`` to ``table`` once; return its rows per source file.
@@ -472,12 +465,12 @@ def _append_counted(
     read); when an earlier, killed run already committed the append, they are read back from
     the committed rows of the batch: the truth either way, not an estimate.
     """
-    observation = Observation(f"{table.name}-{batch.batch_id}-{uuid.uuid4().hex[:8]}")
+    observation = Observation(f"{table.name}-{batch.number}-{uuid.uuid4().hex[:8]}")
     per_file = [F.count_if(F.col("source_file") == n).alias(f"f{i}") for i, n in enumerate(names)]
     location = table_location(config, table)
-    if append_once(frame.observe(observation, *per_file), location, APP_ID, batch.batch_id):
+    if append_once(frame.observe(observation, *per_file), location, batch.mark()):
         metrics = observation.get
         return {n: metrics[f"f{i}"] for i, n in enumerate(names)}
-    committed = read_table(spark, location).where(F.col("batch_id") == batch.batch_id)
+    committed = read_table(spark, location).where(F.col("batch_id") == batch.number)
     found = {r[0]: r[1] for r in committed.groupBy("source_file").count().collect()}
     return {n: found.get(n, 0) for n in names}

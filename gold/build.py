@@ -10,7 +10,10 @@ What a run recomputes:
   small gold tables (and silver.products / user_sessions), overwritten whole.
 
 Every write replaces data with a recomputation, so a run killed anywhere and run again ends
-with the same tables; the batch is planned in ``gold.batches`` first and completed last.
+with the same tables. Batches go through the mechanism of every layer (:mod:`lakehouse.ledger`):
+each write carries the batch's mark with its plan (the silver batches it covers, whether it
+recomputes every date), and the batch is completed by its row in ``gold.batches``. A run killed
+midway left the batch in flight; the next run recomputes it, with any newer silver batches.
 ``--dates FIRST..LAST`` recomputes those dates (a reprocess, after silver re-derived them).
 ``--full-refresh`` recomputes every date, and so does a batch that starts at the oldest silver
 batch left: the first run, or the first after silver was rebuilt (dates that silver no longer
@@ -21,8 +24,9 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from functools import partial
 
 from pyspark.sql import DataFrame, SparkSession
@@ -32,13 +36,18 @@ from gold import kpis
 from lakehouse.config import LakehouseConfig
 from lakehouse.dates import DateRange, dates_in
 from lakehouse.delta_io import (
+    BatchMark,
     add_columns,
     create_and_compare,
+    marked,
+    overwrite,
     read_table,
     replace_where,
     table_location,
+    write_once,
 )
 from lakehouse.faults import crash_point
+from lakehouse.ledger import Batch, in_flight, next_number, refuse_pending
 from lakehouse.parallel import run_all
 from lakehouse.runs import LayerResult, utc_now
 from lakehouse.tables import (
@@ -60,15 +69,18 @@ from lakehouse.tables import (
 
 log = logging.getLogger("lakehouse.gold")
 
+APP_ID = "lakehouse.gold"  # in the batch mark of each of its writes (lakehouse.delta_io)
+DATA_TABLES = tuple(t for t in GOLD_TABLES if t is not GOLD_BATCHES)
 
-@dataclass(frozen=True)
-class GoldBatch:
-    gold_batch: int
+
+@dataclass(frozen=True, kw_only=True)
+class GoldBatch(Batch):
+    """``rebuild``: every date is recomputed (the first batch, silver rebuilt, a full refresh
+    or an upgrade), else the dates the silver batches changed."""
+
+    app: str = APP_ID
     silver_from: int
     silver_to: int
-    run_id: str
-    planned_at: datetime
-    full_refresh: bool = False
 
 
 def run(
@@ -104,94 +116,115 @@ def _update(
         *(partial(create_and_compare, spark, t, table_location(config, t)) for t in GOLD_TABLES)
     )
     upgrade = {t: columns for t, columns in zip(GOLD_TABLES, missing, strict=True) if columns}
-    # The batch ledger is written by the plan itself: its new columns cannot wait.
     location = table_location(config, GOLD_BATCHES)
     add_columns(spark, GOLD_BATCHES, location, upgrade.pop(GOLD_BATCHES, []))
     if upgrade:
         log.info("new columns in %s: recomputing every date", ", ".join(t.name for t in upgrade))
         full_refresh = True
     batches, silver_batches = run_all(
-        lambda: read_table(spark, location).collect(),
+        lambda: _batches(spark, config),
         lambda: read_table(spark, table_location(config, SILVER_BATCHES)).collect(),
     )
-    pending = [b for b in batches if b["status"] == "pending"]
-    silver_done = [r["silver_batch"] for r in silver_batches if r["status"] == "done"]
+    left = _in_flight(spark, config, batches)
     oldest_silver = min((r["silver_batch"] for r in silver_batches), default=1)
-    done_to = max((b["silver_batch_to"] for b in batches if b["status"] == "done"), default=0)
-    upto = max(silver_done, default=0)
-    if pending:  # a killed run: redo it (every write is a recomputation), with newer data
-        done_to = min(done_to, pending[0]["silver_batch_from"] - 1)
-    if upto <= done_to and not full_refresh and not pending:
+    done_to = max((b["silver_batch_to"] for b in batches), default=0)
+    upto = max((r["silver_batch"] for r in silver_batches), default=0)
+    if left is not None:  # a killed run: redo it (every write is a recomputation), with newer data
+        log.info("resuming gold batch %d left in flight by run %s", left.number, left.run_id)
+        done_to = min(done_to, left.silver_from - 1)
+    elif upto <= done_to and not full_refresh:
         log.info("gold is up to date with silver batch %d", done_to)
         return
     silver_from = 1 if full_refresh else done_to + 1
     batch = GoldBatch(
-        gold_batch=pending[0]["gold_batch"]
-        if pending
-        else max((b["gold_batch"] for b in batches), default=0) + 1,
+        number=left.number if left else next_number(_completed(batches), None),
         silver_from=silver_from,
         silver_to=upto,
-        run_id=run_id,
-        planned_at=utc_now(),
+        run_id=left.run_id if left else run_id,
+        planned_at=left.planned_at if left else utc_now(),
         # From the oldest silver batch left (the first run, or silver was rebuilt): every date.
-        full_refresh=silver_from <= oldest_silver,
+        rebuild=silver_from <= oldest_silver,
     )
-    replace_where(
-        _batch_frame(spark, batch, "pending"), location, f"gold_batch = {batch.gold_batch}"
-    )
-    crash_point("gold.after_plan")
-    for table, columns in upgrade.items():
-        add_columns(spark, table, table_location(config, table), columns)
-    if batch.full_refresh:
+    mark = batch.mark()
+    # Columns declared since these tables were written: every date is recomputed to fill them.
+    # Their commits carry the batch's mark, so a crash after them resumes that recomputation.
+    with marked(spark, mark):
+        for table, columns in upgrade.items():
+            add_columns(spark, table, table_location(config, table), columns)
+    if batch.rebuild:
         log.info("full refresh: recomputing every date")
         dates = None
     else:
-        dates = _changed_dates(spark, config, batch)
+        dates = _changed_dates(spark, config, batch, silver_batches)
         log.info("recomputing %d date(s): %s", len(dates), _span(dates))
-    result.counts["dates"] = _process(spark, config, dates)
-    replace_where(
-        _batch_frame(spark, batch, "done", result.counts["dates"]),
-        location,
-        f"gold_batch = {batch.gold_batch}",
-    )
+    result.counts["dates"] = _process(spark, config, dates, mark)
+    write_once(_batch_frame(spark, batch, result.counts["dates"]), location, mark)
 
 
-def _batch_frame(
-    spark: SparkSession, batch: GoldBatch, status: str, dates: int | None = None
-) -> DataFrame:
+def in_flight_batch(spark: SparkSession, config: LakehouseConfig) -> GoldBatch | None:
+    """The batch a killed run left unfinished, if any (``lakehouse status``)."""
+    return _in_flight(spark, config, _batches(spark, config))
+
+
+def _in_flight(spark: SparkSession, config: LakehouseConfig, batches: list) -> GoldBatch | None:
+    locations = [table_location(config, t) for t in DATA_TABLES]
+    return in_flight(spark, GoldBatch, APP_ID, locations, _completed(batches))
+
+
+def _completed(batches: list) -> int:
+    return max((b["gold_batch"] for b in batches), default=0)
+
+
+def _batches(spark: SparkSession, config: LakehouseConfig) -> list:
+    rows = read_table(spark, table_location(config, GOLD_BATCHES)).collect()
+    refuse_pending("gold", [r["gold_batch"] for r in rows if r["status"] == "pending"])
+    return rows
+
+
+def _batch_frame(spark: SparkSession, batch: GoldBatch, dates: int) -> DataFrame:
     row = (
-        batch.gold_batch, batch.silver_from, batch.silver_to, status, dates, batch.run_id,
-        batch.planned_at, utc_now() if status == "done" else None,
+        batch.number, batch.silver_from, batch.silver_to, "done", dates, batch.run_id,
+        batch.planned_at, utc_now(),
     )  # fmt: skip
     return spark.createDataFrame([row], GOLD_BATCHES.schema_ddl())
 
 
-def _changed_dates(spark: SparkSession, config: LakehouseConfig, batch: GoldBatch) -> list[date]:
+def _changed_dates(
+    spark: SparkSession, config: LakehouseConfig, batch: GoldBatch, silver_batches: list
+) -> list[date]:
     """Event dates that received silver rows in the batch's silver batches."""
-    ranges = (
-        read_table(spark, table_location(config, SILVER_BATCHES))
-        .where(F.col("silver_batch").between(batch.silver_from, batch.silver_to))
-        .agg(F.min("bronze_batch_from"), F.max("bronze_batch_to"))
-        .collect()[0]
-    )
-    if ranges[0] is None:
+    span = range(batch.silver_from, batch.silver_to + 1)
+    covered = [b for b in silver_batches if b["silver_batch"] in span]
+    if not covered:
         return []
+    first = min(b["bronze_batch_from"] for b in covered)
+    last = max(b["bronze_batch_to"] for b in covered)
     events = read_table(spark, table_location(config, SILVER_EVENTS))
-    new = events.where(F.col("bronze_batch").between(ranges[0], ranges[1]))
+    new = events.where(F.col("bronze_batch").between(first, last))
     return sorted(r[0] for r in new.select("event_date").distinct().collect())
 
 
 def _write(df: DataFrame, location: str, dates: list[date] | None) -> None:
     """Replace the given dates (or the whole table when ``dates`` is None)."""
     if dates is None:
-        df.write.format("delta").mode("overwrite").save(location)
+        overwrite(df, location)
     else:
         replace_where(df, location, dates_in(dates))
 
 
-def _process(spark: SparkSession, config: LakehouseConfig, dates: list[date] | None) -> int:
-    """Recompute ``dates`` (every date if None) and the tables built from the daily ones;
-    return how many dates were recomputed."""
+def _process(
+    spark: SparkSession,
+    config: LakehouseConfig,
+    dates: list[date] | None,
+    mark: BatchMark | None = None,
+) -> int:
+    """Recompute ``dates`` (every date if None) and the tables built from the daily ones,
+    every commit marked with ``mark`` if given; return how many dates were recomputed."""
+    with marked(spark, mark) if mark else nullcontext():
+        return _recompute(spark, config, dates)
+
+
+def _recompute(spark: SparkSession, config: LakehouseConfig, dates: list[date] | None) -> int:
 
     def loc(table: Table) -> str:
         return table_location(config, table)

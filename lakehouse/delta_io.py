@@ -12,9 +12,12 @@ so nothing can commit between the check and the write.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+import json
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Any
 
 from delta.tables import DeltaMergeBuilder, DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -95,66 +98,133 @@ def table_version(spark: SparkSession, location: str) -> int | None:
     return DeltaTable.forPath(spark, location).history(1).collect()[0]["version"]
 
 
+@dataclass(frozen=True)
+class BatchMark:
+    """What a commit made for a batch carries in its ``userMetadata``: ``<app>/<batch>``, then
+    the batch's plan as JSON (``DESCRIBE HISTORY`` shows both). The plan rides in every commit
+    of the batch, so it is durable from the batch's first commit on (lakehouse.ledger)."""
+
+    app: str
+    batch: int
+    plan: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def text(self) -> str:
+        head = f"{self.app}/{self.batch}"
+        return f"{head} {json.dumps(self.plan, sort_keys=True)}" if self.plan else head
+
+    @classmethod
+    def parse(cls, text: str | None) -> BatchMark | None:
+        """The mark in ``text``, or None for a commit without one (``<app>/<batch>`` alone is
+        the form written before plans rode in the marks)."""
+        head, _, plan = (text or "").partition(" ")
+        app, sep, batch = head.rpartition("/")
+        if not sep or not app or not batch.isdigit():
+            return None
+        try:
+            return cls(app, int(batch), json.loads(plan) if plan else {})
+        except ValueError:
+            return None
+
+
 def batch_mark(app_id: str, batch: int) -> str:
-    """The ``userMetadata`` of a commit that writes ``batch`` for ``app_id``."""
-    return f"{app_id}/{batch}"
+    """The ``userMetadata`` head of a commit that writes ``batch`` for ``app_id``."""
+    return BatchMark(app_id, batch).text()
+
+
+def newest_mark(spark: SparkSession, location: str, apps: Collection[str]) -> BatchMark | None:
+    """The newest mark of one of ``apps`` in the table's log (None: none, or no table). An
+    app's batches only grow, so this is its highest batch in the table."""
+    for _, info in commit_infos(spark, location):
+        mark = BatchMark.parse(info.get("userMetadata"))
+        if mark is not None and mark.app in apps:
+            return mark
+    return None
 
 
 def committed(spark: SparkSession, location: str, app_id: str, batch: int) -> bool:
     """True when the table's log holds a commit marked for ``app_id`` at ``batch`` or a later
     batch. Reads the log newest first and stops at the first mark of ``app_id`` (batches of
     an app only grow): one commit file when the app wrote this table last."""
-    prefix = f"{app_id}/"
-    for _, info in commit_infos(spark, location):
-        mark = info.get("userMetadata") or ""
-        if mark.startswith(prefix) and mark[len(prefix) :].isdigit():
-            return int(mark[len(prefix) :]) >= batch
-    return False
+    mark = newest_mark(spark, location, (app_id,))
+    return mark is not None and mark.batch >= batch
 
 
-def append_once(df: DataFrame, location: str, app_id: str, batch: int) -> bool:
-    """Append ``df`` unless the table already holds ``batch``'s commit for ``app_id``; return
-    whether this call committed (False: an earlier, killed run already had)."""
-    if committed(df.sparkSession, location, app_id, batch):
+def append_once(df: DataFrame, location: str, mark: BatchMark) -> bool:
+    """Append ``df`` unless the table already holds ``mark``'s commit; return whether this call
+    committed (False: an earlier, killed run already had)."""
+    return write_once(df, location, mark, "append")
+
+
+def write_once(df: DataFrame, location: str, mark: BatchMark, mode: str = "append") -> bool:
+    """Write ``df`` (``append`` or ``overwrite``) under ``mark`` unless the table already holds
+    that mark's commit (or a later batch of its app); return whether this call committed."""
+    if committed(df.sparkSession, location, mark.app, mark.batch):
         return False
-    _write_marked(df, "append", location, app_id, batch)
+    _save(df, location, mode, mark)
     return True
 
 
-def empty_once(spark: SparkSession, table: Table, location: str, app_id: str, batch: int) -> None:
-    """Remove every row of the table, unless this (app_id, batch) already did.
+def empty_once(spark: SparkSession, table: Table, location: str, mark: BatchMark) -> None:
+    """Remove every row of the table, unless this mark already did.
 
     An overwrite with no rows: one commit that keeps the table's history (time travel can undo
     it until vacuumed) and carries the mark, so a rebuild resumed after a crash never empties
     the rows it has written since.
     """
-    if committed(spark, location, app_id, batch):
-        return
-    _write_marked(
-        spark.createDataFrame([], table.schema_ddl()), "overwrite", location, app_id, batch
-    )
-
-
-def _write_marked(df: DataFrame, mode: str, location: str, app_id: str, batch: int) -> None:
-    writer = df.write.format("delta").mode(mode).option("userMetadata", batch_mark(app_id, batch))
-    writer.save(location)
+    write_once(spark.createDataFrame([], table.schema_ddl()), location, mark, "overwrite")
 
 
 def merge_once(
-    spark: SparkSession, merge: DeltaMergeBuilder, location: str, app_id: str, batch: int
+    spark: SparkSession, merge: DeltaMergeBuilder, location: str, mark: BatchMark
 ) -> bool:
     """Execute ``merge`` (a MERGE into the table at ``location``) unless the table already
-    holds ``batch``'s commit for ``app_id``; return whether this call did."""
-    if committed(spark, location, app_id, batch):
+    holds ``mark``'s commit; return whether this call did."""
+    if committed(spark, location, mark.app, mark.batch):
         return False
-    spark.conf.set(USER_METADATA_CONF, batch_mark(app_id, batch))
-    try:
+    with marked(spark, mark):
         merge.execute()
-    finally:
-        spark.conf.unset(USER_METADATA_CONF)
     return True
 
 
-def replace_where(df: DataFrame, location: str, predicate: str) -> None:
+@contextmanager
+def marked(spark: SparkSession, mark: BatchMark) -> Iterator[None]:
+    """Every Delta commit of the session inside the block carries ``mark`` (SQL statements and
+    MERGEs take it from the session conf, which all threads share). Nested for the same mark,
+    only the outermost block sets and clears it: wrap writes of one batch that run side by
+    side in it, so that none clears the mark while another still commits."""
+    text = mark.text()
+    if spark.conf.get(USER_METADATA_CONF, None) == text:
+        yield
+        return
+    spark.conf.set(USER_METADATA_CONF, text)
+    try:
+        yield
+    finally:
+        spark.conf.unset(USER_METADATA_CONF)
+
+
+def append(df: DataFrame, location: str) -> None:
+    """Append ``df`` (a write that needs no once-per-batch guard, e.g. the run log)."""
+    _save(df, location, "append")
+
+
+def overwrite(df: DataFrame, location: str, mark: BatchMark | None = None) -> None:
+    """Replace the table's rows with ``df`` (a recomputation: safe to repeat)."""
+    _save(df, location, "overwrite", mark)
+
+
+def _save(df: DataFrame, location: str, mode: str, mark: BatchMark | None = None) -> None:
+    writer = df.write.format("delta").mode(mode)
+    if mark is not None:
+        writer = writer.option("userMetadata", mark.text())
+    writer.save(location)
+
+
+def replace_where(
+    df: DataFrame, location: str, predicate: str, mark: BatchMark | None = None
+) -> None:
     """Atomically replace the rows matching ``predicate`` with ``df``."""
-    df.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(location)
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+    if mark is not None:
+        writer = writer.option("userMetadata", mark.text())
+    writer.save(location)

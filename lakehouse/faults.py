@@ -13,16 +13,13 @@ import signal
 CRASH_ENV = "LAKEHOUSE_CRASH_AT"
 
 CRASH_POINTS: tuple[str, ...] = (
-    "bronze.after_plan",
     "bronze.after_events",
     "bronze.after_quarantine",
     "pipeline.after_bronze",
-    "silver.after_plan",
     "silver.after_quarantine",
     "silver.after_events",
-    "silver.after_sessions",
+    "silver.after_tables",
     "pipeline.after_silver",
-    "gold.after_plan",
     "gold.after_daily",
     "pipeline.after_gold",
 )

@@ -12,14 +12,20 @@ from pyspark.sql import SparkSession
 from lakehouse import runlog
 from lakehouse.config import LakehouseConfig
 from lakehouse.dates import DateRange
+from lakehouse.delta_io import table_location
 from lakehouse.faults import crash_point
+from lakehouse.ledger import Batch
 from lakehouse.runlog import RunLogEntry, append_entries, versions
 from lakehouse.runs import LayerResult, utc_now
+from lakehouse.storage import has_delta_commits
 from lakehouse.tables import (
     BRONZE_EVENTS,
+    BRONZE_FILES,
     BRONZE_TABLES,
     DQ_RULE_RESULTS,
+    GOLD_BATCHES,
     GOLD_TABLES,
+    SILVER_BATCHES,
     SILVER_EVENTS,
     SILVER_PRODUCTS,
     SILVER_TABLES,
@@ -43,6 +49,7 @@ class RunOptions:
 
 
 LayerJob = Callable[[SparkSession, LakehouseConfig, str, RunOptions], LayerResult]
+InFlight = Callable[[SparkSession, LakehouseConfig], Batch | None]
 
 
 def _bronze(spark: SparkSession, config: LakehouseConfig, run_id: str, opts: RunOptions):
@@ -63,6 +70,24 @@ def _gold(spark: SparkSession, config: LakehouseConfig, run_id: str, opts: RunOp
     return build.run(spark, config, run_id, opts.full_refresh, opts.dates)
 
 
+def _bronze_in_flight(spark: SparkSession, config: LakehouseConfig) -> Batch | None:
+    from bronze import ingest
+
+    return ingest.in_flight_batch(spark, config)
+
+
+def _silver_in_flight(spark: SparkSession, config: LakehouseConfig) -> Batch | None:
+    from silver import build
+
+    return build.in_flight_batch(spark, config)
+
+
+def _gold_in_flight(spark: SparkSession, config: LakehouseConfig) -> Batch | None:
+    from gold import build
+
+    return build.in_flight_batch(spark, config)
+
+
 @dataclass(frozen=True)
 class Layer:
     """A layer as the pipeline and its run log see it."""
@@ -72,19 +97,28 @@ class Layer:
     outputs: tuple[Table, ...]
     row_counts: dict[str, str]
     """Run-log column (rows_read, rows_written, ...) -> the layer's own count name."""
+    ledger: Table
+    """Where the layer's completed batches are listed (lakehouse.ledger)."""
+    in_flight: InFlight
+    """The batch a killed or failed run of the layer left unfinished, if any."""
 
 
 LAYERS: dict[str, Layer] = {
     "bronze": Layer(
         _bronze, (), BRONZE_TABLES,
         {"rows_read": "lines", "rows_written": "rows", "rows_quarantined": "quarantined"},
+        BRONZE_FILES, _bronze_in_flight,
     ),
     "silver": Layer(
         _silver, (BRONZE_EVENTS,), (*SILVER_TABLES, DQ_RULE_RESULTS),
         {"rows_read": "taken", "rows_written": "added", "rows_quarantined": "quarantined",
          "rows_duplicates": "duplicates"},
+        SILVER_BATCHES, _silver_in_flight,
     ),
-    "gold": Layer(_gold, (SILVER_EVENTS, SILVER_PRODUCTS, SILVER_USER_SESSIONS), GOLD_TABLES, {}),
+    "gold": Layer(
+        _gold, (SILVER_EVENTS, SILVER_PRODUCTS, SILVER_USER_SESSIONS), GOLD_TABLES, {},
+        GOLD_BATCHES, _gold_in_flight,
+    ),
 }  # fmt: skip
 """Every layer, in the order a full run executes them."""
 
@@ -123,6 +157,17 @@ def run_layers(
         results.append(result)
         crash_point(f"pipeline.after_{name}")
     return results
+
+
+def batches_in_flight(spark: SparkSession, config: LakehouseConfig) -> dict[str, Batch]:
+    """Layer name -> the batch it has in flight, for the layers that have one."""
+    found = {}
+    for name, layer in LAYERS.items():
+        if has_delta_commits(spark, table_location(config, layer.ledger)):
+            batch = layer.in_flight(spark, config)
+            if batch is not None:
+                found[name] = batch
+    return found
 
 
 def record_interrupted(spark: SparkSession, config: LakehouseConfig, run_id: str) -> None:

@@ -1,7 +1,8 @@
 """``lakehouse status``: what ran, what each table holds, and the last data-quality result.
 
 Reads only: the run log, each table's latest Delta commit (from ``_delta_log``), row counts,
-``dq.rule_results`` and the writer lock file.
+the batches left in flight (from the batch marks of the newest commits), ``dq.rule_results``
+and the writer lock file.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pyspark.sql import functions as F
 from lakehouse.config import LakehouseConfig
 from lakehouse.delta_io import read_table, table_location
 from lakehouse.lock import describe_writer
+from lakehouse.pipeline import batches_in_flight
 from lakehouse.runs import utc_now
 from lakehouse.storage import has_delta_commits, latest_commit
 from lakehouse.tables import ALL_TABLES, DQ_RULE_RESULTS, OPS_RUN_LOG
@@ -39,11 +41,23 @@ class QualityStatus:
 
 
 @dataclass(frozen=True)
+class InFlight:
+    """A batch written in part by a run that stopped (killed, or a failed quality rule); the
+    next run of its layer finishes it first."""
+
+    layer: str
+    batch: int
+    run_id: str
+    planned_at: datetime
+
+
+@dataclass(frozen=True)
 class StatusReport:
     home: str
     at: datetime
     runs: list[dict[str, Any]]
     tables: list[TableStatus]
+    in_flight: list[InFlight]
     quality: QualityStatus | None
     writer: str
     """'free', or who holds the writer lock."""
@@ -77,6 +91,10 @@ def collect_status(spark: SparkSession, config: LakehouseConfig, runs: int = 10)
         at=utc_now(),
         runs=_recent_runs(spark, config, runs),
         tables=tables,
+        in_flight=[
+            InFlight(layer, b.number, b.run_id, b.planned_at)
+            for layer, b in batches_in_flight(spark, config).items()
+        ],
         quality=_latest_quality(spark, config),
         writer=describe_writer(config),
     )
@@ -156,6 +174,14 @@ def render_status(report: StatusReport) -> list[str]:
         if table.last_commit:
             commit = f"{table.last_commit:%Y-%m-%d %H:%M:%S} ({_age(report.at, table.last_commit)})"
         out.append(f"  {table.name:<28} {version:>7} {_n(table.rows):>13}  {commit}")
+    out += ["", "batches in flight (finished by the next run of their layer)"]
+    if not report.in_flight:
+        out.append("  none")
+    for batch in report.in_flight:
+        out.append(
+            f"  {batch.layer:<7} batch {batch.batch}, planned by run {batch.run_id} at "
+            f"{batch.planned_at:%Y-%m-%d %H:%M:%S}"
+        )
     out += ["", "data quality"]
     quality = report.quality
     if quality is None:

@@ -1,12 +1,14 @@
 """Silver job: new bronze rows -> quality rules -> deduplicated events, products, sessions.
 
-Incremental and crash-safe, in the same plan -> write -> complete pattern as bronze:
+Incremental and crash-safe, through the plan -> write -> complete mechanism of every layer
+(:mod:`lakehouse.ledger`):
 
-1. **Plan.** The bronze batches completed since the last silver batch become one silver batch,
-   appended to ``silver.batches`` as ``pending`` (one commit).
+1. **Plan** (in memory). The bronze batches completed since the last silver batch become one
+   silver batch.
 2. **Check.** One pass over the batch's bronze rows flags every row-level rule of
    ``expectations/silver_events.json`` and counts the failures and the rows to quarantine.
-3. **Write**, each write marked (lakehouse.silver, batch) and skipped if already committed:
+3. **Write**, each write marked ``lakehouse.silver/<batch>`` with the plan (the bronze batches
+   it takes), and skipped if already committed:
    quarantine append (only when some row broke a drop rule); events append when silver has
    none of the batch's dates, else an insert-only MERGE (null-safe on the nine fields, so a
    row seen in any earlier file or run is a duplicate); then, from the rows actually inserted,
@@ -18,16 +20,19 @@ Incremental and crash-safe, in the same plan -> write -> complete pattern as bro
    the rows whose key the batch wrote: a MERGE on a key can only duplicate the keys of its
    source, and every earlier batch passed the same check, so the table's other keys are as
    unique as they were (a rebuild, which overwrites the tables, checks every row).
-5. **Complete.** The batch row is replaced by its accounting:
+5. **Complete.** The batch is appended to ``silver.batches`` with its accounting (one commit):
    rows taken = rows added + rows quarantined + duplicates dropped.
+
+A run killed after the batch's first write left it in flight: the next run finds its plan in
+that write's mark and finishes it (committed writes are skipped) before planning another.
 
 **Rebuilds.** A batch that starts at the oldest bronze batch still in the ledger (and is not the
 first silver batch) rebuilds silver from all of bronze: after ``--full-refresh`` of silver, or
-when bronze was rebuilt. Its plan replaces ``silver.batches`` (one commit); it empties events
-and quarantine under the mark ``(lakehouse.silver.reset, silver_batch)``, so a resumed
-rebuild never empties its own writes, and it overwrites sessions and products with a
-recomputation from the events. Gold sees that its next silver batch is the oldest one left and
-recomputes every date.
+when bronze was rebuilt. It empties events and quarantine under the mark
+``lakehouse.silver.reset/<batch>``, so a resumed rebuild never empties its own writes, it
+overwrites sessions and products with a recomputation from the events, and it completes by
+replacing ``silver.batches`` with itself. Gold sees that its next silver batch is the oldest one
+left and recomputes every date.
 
 **Reprocessing dates** (``--dates``, :func:`reprocess`) re-derives the rows of a date range from
 bronze with the current rules, e.g. after a rule changed.
@@ -39,7 +44,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -54,12 +58,16 @@ from lakehouse.delta_io import (
     append_once,
     empty_once,
     ensure_tables,
+    marked,
     merge_once,
+    overwrite,
     read_table,
     replace_where,
     table_location,
+    write_once,
 )
 from lakehouse.faults import crash_point
+from lakehouse.ledger import Batch, in_flight, next_number, refuse_pending
 from lakehouse.parallel import run_all
 from lakehouse.quality import (
     GxOutcome,
@@ -108,25 +116,21 @@ TABLE_SUITE = "silver_tables"
 
 
 class QualityFailure(RuntimeError):
-    """A rule of severity ``fail`` did not hold; the batch stays pending."""
+    """A rule of severity ``fail`` did not hold; the batch stays in flight, not completed."""
 
 
-@dataclass(frozen=True)
-class SilverBatch:
-    silver_batch: int
+@dataclass(frozen=True, kw_only=True)
+class SilverBatch(Batch):
+    app: str = APP_ID
     bronze_from: int
     bronze_to: int
-    run_id: str
-    planned_at: datetime
-    rebuild: bool = False
-    """Rebuild silver from every bronze row instead of adding to it."""
 
     @property
     def writes_whole_tables(self) -> bool:
         """Sessions and products are recomputed from this batch's events and overwritten
         (safe to repeat): on a rebuild, and on the first batch, which has nothing to merge
         into."""
-        return self.rebuild or self.silver_batch == 1
+        return self.rebuild or self.number == 1
 
 
 def run(
@@ -145,29 +149,13 @@ def run(
     if _gx_root(config) is not None:
         start_loading_gx()  # its import takes seconds of Python: let it overlap Spark's work
     ensure_tables(spark, config, (*SILVER_TABLES, DQ_RULE_RESULTS))
-    batches_location = table_location(config, SILVER_BATCHES)
-    ledger, batches = run_all(
-        lambda: _bronze_batches(spark, config),
-        lambda: read_table(spark, batches_location).collect(),
-    )
-    oldest_bronze = min(ledger, default=0)
-    pending = [b for b in batches if b["status"] == "pending"]
-    if pending and not full_refresh:  # a rebuild supersedes it
-        [row] = pending
-        resumed = SilverBatch(
-            row["silver_batch"],
-            row["bronze_batch_from"],
-            row["bronze_batch_to"],
-            row["run_id"],
-            row["planned_at"],
-            rebuild=_starts_over(row["silver_batch"], row["bronze_batch_from"], oldest_bronze),
-        )
-        log.info(
-            "resuming silver batch %d left pending by run %s", row["silver_batch"], row["run_id"]
-        )
-        _process(spark, config, resumed, result)
-        batches = read_table(spark, batches_location).collect()
-    batch = _plan(spark, config, batches, ledger, run_id, full_refresh)
+    bronze, batches = _ledgers(spark, config)
+    left = _in_flight(spark, config, batches)
+    if left is not None and not full_refresh:  # a rebuild supersedes it
+        log.info("resuming silver batch %d left in flight by run %s", left.number, left.run_id)
+        _process(spark, config, left, result)
+        batches = _batches(spark, config)
+    batch = _plan(bronze, batches, next_number(_completed(batches), left), run_id, full_refresh)
     if batch is None:
         log.info("no new bronze batches")
     else:
@@ -176,6 +164,39 @@ def run(
         reprocess(spark, config, run_id, dates, result)
     result.seconds = time.monotonic() - started
     return result
+
+
+def in_flight_batch(spark: SparkSession, config: LakehouseConfig) -> SilverBatch | None:
+    """The batch a killed (or failed) run left unfinished, if any (``lakehouse status``)."""
+    return _in_flight(spark, config, _batches(spark, config))
+
+
+def _in_flight(spark: SparkSession, config: LakehouseConfig, batches: list) -> SilverBatch | None:
+    tables = (SILVER_EVENTS, SILVER_QUARANTINE, SILVER_USER_SESSIONS, SILVER_PRODUCTS,
+              DQ_RULE_RESULTS)  # fmt: skip
+    locations = [table_location(config, t) for t in tables]
+    return in_flight(spark, SilverBatch, APP_ID, locations, _completed(batches), (RESET_APP_ID,))
+
+
+def _completed(batches: list) -> int:
+    return max((b["silver_batch"] for b in batches), default=0)
+
+
+def _ledgers(spark: SparkSession, config: LakehouseConfig) -> tuple[list[int], list]:
+    """The completed bronze batches and silver's own, read side by side."""
+    bronze, batches = run_all(
+        lambda: [r[0] for r in
+                 read_table(spark, table_location(config, BRONZE_FILES))
+                 .select("batch_id").distinct().collect()],
+        lambda: _batches(spark, config),
+    )  # fmt: skip
+    return sorted(bronze), batches
+
+
+def _batches(spark: SparkSession, config: LakehouseConfig) -> list:
+    rows = read_table(spark, table_location(config, SILVER_BATCHES)).collect()
+    refuse_pending("silver", [r["silver_batch"] for r in rows if r["status"] == "pending"])
+    return rows
 
 
 def reprocess(
@@ -189,8 +210,7 @@ def reprocess(
     by running it again. Bronze rows are matched on their raw ``event_time`` text, the same
     way for the rows kept and the rows quarantined.
     """
-    batches = read_table(spark, table_location(config, SILVER_BATCHES)).collect()
-    done_to = max((b["bronze_batch_to"] for b in batches if b["status"] == "done"), default=0)
+    done_to = max((b["bronze_batch_to"] for b in _batches(spark, config)), default=0)
     log.info("reprocessing dates %s from bronze batches up to %d", dates, done_to)
     bronze = (
         read_table(spark, table_location(config, BRONZE_EVENTS))
@@ -234,83 +254,55 @@ def reprocess(
     )
 
 
-def _bronze_batches(spark: SparkSession, config: LakehouseConfig) -> dict[int, bool]:
-    """Bronze batch id -> completed (no file of it still pending), from the small ledger."""
-    rows = (
-        read_table(spark, table_location(config, BRONZE_FILES))
-        .groupBy("batch_id")
-        .agg(F.max(F.col("status") == "pending").alias("open"))
-        .collect()
-    )
-    return {r["batch_id"]: not r["open"] for r in rows}
-
-
-def _starts_over(silver_batch: int, bronze_from: int, oldest_bronze: int) -> bool:
+def _starts_over(number: int, bronze_from: int, oldest_bronze: int) -> bool:
     """Whether a batch rebuilds silver: it is not the first, yet starts at the oldest bronze
     batch left (silver was refreshed, or bronze was rebuilt under it)."""
-    return silver_batch > 1 and bronze_from <= oldest_bronze
+    return number > 1 and bronze_from <= oldest_bronze
 
 
 def _plan(
-    spark: SparkSession,
-    config: LakehouseConfig,
-    batches: list,
-    ledger: dict[int, bool],
-    run_id: str,
-    full_refresh: bool = False,
+    bronze: list[int], batches: list, number: int, run_id: str, full_refresh: bool = False
 ) -> SilverBatch | None:
-    oldest = min(ledger, default=0)
+    """The bronze batches completed since silver's last batch, as batch ``number`` (nothing is
+    committed until its first write)."""
+    oldest = min(bronze, default=0)
     done_to = max((b["bronze_batch_to"] for b in batches), default=0)
     if full_refresh:
         done_to = min(done_to, oldest - 1)
-    # Only a contiguous run of completed bronze batches: a pending one stops the range.
-    upto = done_to
-    for batch_id in sorted(b for b in ledger if b > done_to):
-        if not ledger[batch_id]:
-            break
-        upto = batch_id
-    if upto == done_to:
+    upto = max(bronze, default=0)
+    if upto <= done_to:
         return None
-    silver_batch = max((b["silver_batch"] for b in batches), default=0) + 1
     batch = SilverBatch(
-        silver_batch=silver_batch,
+        number=number,
         bronze_from=done_to + 1,
         bronze_to=upto,
         run_id=run_id,
         planned_at=utc_now(),
-        rebuild=_starts_over(silver_batch, done_to + 1, oldest),
+        rebuild=_starts_over(number, done_to + 1, oldest),
     )
-    # A rebuild replaces the batch history with itself: later layers see silver start over.
-    _batch_frame(spark, batch, "pending").write.format("delta").mode(
-        "overwrite" if batch.rebuild else "append"
-    ).save(table_location(config, SILVER_BATCHES))
     log.info(
         "planned silver batch %d: bronze batches %d..%d%s",
-        batch.silver_batch,
+        batch.number,
         batch.bronze_from,
         batch.bronze_to,
         " (rebuilds silver)" if batch.rebuild else "",
     )
-    crash_point("silver.after_plan")
     return batch
 
 
-def _batch_frame(
-    spark: SparkSession, batch: SilverBatch, status: str, counts: dict | None = None
-) -> DataFrame:
-    counts = counts or {}
+def _batch_frame(spark: SparkSession, batch: SilverBatch, counts: dict) -> DataFrame:
     row = (
-        batch.silver_batch,
+        batch.number,
         batch.bronze_from,
         batch.bronze_to,
-        status,
+        "done",
         counts.get("taken"),
         counts.get("added"),
         counts.get("quarantined"),
         counts.get("duplicates"),
         batch.run_id,
         batch.planned_at,
-        utc_now() if status == "done" else None,
+        utc_now(),
     )
     return spark.createDataFrame([row], SILVER_BATCHES.schema_ddl())
 
@@ -326,11 +318,10 @@ def _process(
     bronze = read_table(spark, table_location(config, BRONZE_EVENTS)).where(where_batch)
     if batch.rebuild:
         log.info("silver batch %d rebuilds silver: emptying events and quarantine first",
-                 batch.silver_batch)  # fmt: skip
+                 batch.number)  # fmt: skip
+        reset = batch.mark(RESET_APP_ID)
         for table in (SILVER_EVENTS, SILVER_QUARANTINE):
-            empty_once(
-                spark, table, table_location(config, table), RESET_APP_ID, batch.silver_batch
-            )
+            empty_once(spark, table, table_location(config, table), reset)
 
     # 1. One pass: flag every row-level rule, count the failures and the rows to quarantine.
     flagged = flag_rules(bronze, rules).persist(StorageLevel.MEMORY_AND_DISK)
@@ -338,41 +329,45 @@ def _process(
     try:
         spark_counts = failure_counts(flagged, rules, quarantined=broken)
         taken, quarantined = spark_counts["rows"], spark_counts["quarantined"]
-        log.info("silver batch %d: %d bronze rows taken", batch.silver_batch, taken)
-        gx_outcome = _validate_with_gx(config, batch, row_suite, flagged, taken)
+        log.info("silver batch %d: %d bronze rows taken", batch.number, taken)
         stamp = F.lit(batch.run_id).alias("run_id")
 
-        if quarantined:  # a clean batch adds no empty commit to the quarantine
-            append_once(
-                quarantine_rows(flagged, broken).select("*", stamp),
-                table_location(config, SILVER_QUARANTINE),
-                APP_ID,
-                batch.silver_batch,
-            )
-        crash_point("silver.after_quarantine")
+        def write_events() -> None:
+            if quarantined:  # a clean batch adds no empty commit to the quarantine
+                append_once(
+                    quarantine_rows(flagged, broken).select("*", stamp),
+                    table_location(config, SILVER_QUARANTINE),
+                    batch.mark(),
+                )
+            crash_point("silver.after_quarantine")
+            parsed = parse_events(flagged.where(~broken))
+            dates = [r[0] for r in parsed.select("event_date").distinct().collect()]
+            new_events = dedupe_events(parsed)
+            how = _write_events(spark, config, new_events.select("*", stamp), dates, batch)
+            log.info("silver batch %d: events written by %s", batch.number, how)
+            crash_point("silver.after_events")
 
-        parsed = parse_events(flagged.where(~broken))
-        dates = [r[0] for r in parsed.select("event_date").distinct().collect()]
-        new_events = dedupe_events(parsed)
-        how = _write_events(spark, config, new_events.select("*", stamp), dates, batch)
-        log.info("silver batch %d: events written by %s", batch.silver_batch, how)
-        crash_point("silver.after_events")
+        # great-expectations is mostly Python on the driver: it overlaps the writes' JVM work
+        gx_outcome, _ = run_all(
+            lambda: _validate_with_gx(config, batch, row_suite, flagged, taken), write_events
+        )
     finally:
         flagged.unpersist()
 
-    # 2. Products and sessions from the rows this batch actually inserted.
+    # 2. Products and sessions from the rows this batch actually inserted (two tables, side by
+    # side), and the rows added, read back from the committed events.
     inserted = _batch_rows(spark, config, batch)
     if batch.writes_whole_tables:
-        _overwrite(session_updates(inserted), config, SILVER_USER_SESSIONS)
-        crash_point("silver.after_sessions")
-        _overwrite(product_updates(inserted), config, SILVER_PRODUCTS)
+        sessions = partial(_overwrite, session_updates(inserted), config, SILVER_USER_SESSIONS)
+        products = partial(_overwrite, product_updates(inserted), config, SILVER_PRODUCTS)
     else:
-        _merge_sessions(spark, config, session_updates(inserted), batch)
-        crash_point("silver.after_sessions")
-        _merge_products(spark, config, product_updates(inserted), batch)
+        sessions = partial(_merge_sessions, spark, config, session_updates(inserted), batch)
+        products = partial(_merge_products, spark, config, product_updates(inserted), batch)
+    with marked(spark, batch.mark()):  # both MERGEs commit under it, side by side
+        _, _, added = run_all(sessions, products, inserted.count)
+    crash_point("silver.after_tables")
 
-    # 3. Accounting: rows added read back from the committed events.
-    added = inserted.count()
+    # 3. Accounting.
     counts = {
         "taken": taken,
         "added": added,
@@ -381,9 +376,7 @@ def _process(
         "warnings": sum(spark_counts[r.rule_id] for r in warn_rules),
     }
     if counts["duplicates"] < 0:
-        raise RuntimeError(
-            f"silver batch {batch.silver_batch}: accounting does not add up {counts}"
-        )
+        raise RuntimeError(f"silver batch {batch.number}: accounting does not add up {counts}")
 
     # 4. Quality report: GX on the same rows, set-level rules, per-rule counts table.
     failures = _report(spark, config, batch, row_suite, gx_outcome, spark_counts, result)
@@ -391,7 +384,7 @@ def _process(
         result.counts[key] += value
     log.info(
         "silver batch %d: taken %d = added %d + quarantined %d + duplicates %d; %d warnings",
-        batch.silver_batch,
+        batch.number,
         taken,
         added,
         quarantined,
@@ -400,10 +393,12 @@ def _process(
     )
     if failures:
         raise QualityFailure("; ".join(failures))
-    replace_where(
-        _batch_frame(spark, batch, "done", counts),
+    # Complete: one commit (a rebuild replaces the batch history: gold sees silver start over).
+    write_once(
+        _batch_frame(spark, batch, counts),
         table_location(config, SILVER_BATCHES),
-        f"silver_batch = {batch.silver_batch}",
+        batch.mark(),
+        "overwrite" if batch.rebuild else "append",
     )
 
 
@@ -434,7 +429,7 @@ def _write_events(
         return "none"
     location = table_location(config, SILVER_EVENTS)
     if read_table(spark, location).where(dates_in(dates)).isEmpty():  # the batch's partitions
-        append_once(new_events.repartition("event_date"), location, APP_ID, batch.silver_batch)
+        append_once(new_events.repartition("event_date"), location, batch.mark())
         return "append"
     condition = f"{dates_in(dates, 't.event_date')} AND {merge_condition()}"
     merge = (
@@ -443,14 +438,12 @@ def _write_events(
         .merge(new_events.alias("s"), condition)
         .whenNotMatchedInsertAll()
     )
-    merge_once(spark, merge, location, APP_ID, batch.silver_batch)
+    merge_once(spark, merge, location, batch.mark())
     return "merge"
 
 
 def _overwrite(rows: DataFrame, config: LakehouseConfig, table: Table) -> None:
-    rows.select(*table.column_names).write.format("delta").mode("overwrite").save(
-        table_location(config, table)
-    )
+    overwrite(rows.select(*table.column_names), table_location(config, table))
 
 
 def _merge_sessions(
@@ -501,7 +494,7 @@ def _upsert(
         .whenMatchedUpdate(set=update)
         .whenNotMatchedInsertAll()
     )
-    merge_once(spark, merge, location, APP_ID, batch.silver_batch)
+    merge_once(spark, merge, location, batch.mark())
 
 
 def _report(
@@ -520,7 +513,7 @@ def _report(
     def record(suite: str, rule: Rule, engine: str, evaluated: int, failed: int) -> None:
         ok = failed == 0 or rule.severity is not Severity.FAIL
         rows.append(
-            (batch.run_id, "silver", batch.silver_batch, suite, rule.rule_id,
+            (batch.run_id, "silver", batch.number, suite, rule.rule_id,
              rule.severity.value, rule.table or "bronze.events", rule.column,
              rule.expectation_type, engine, evaluated, failed, ok, checked_at)
         )  # fmt: skip
@@ -578,15 +571,14 @@ def _report(
     append_once(
         spark.createDataFrame(rows, DQ_RULE_RESULTS.schema_ddl()),
         table_location(config, DQ_RULE_RESULTS),
-        APP_ID,
-        batch.silver_batch,
+        batch.mark(),
     )
     if gx_root is not None:
-        results_file = gx_root / "results" / f"silver-{batch.silver_batch:06d}-{batch.run_id}.json"
+        results_file = gx_root / "results" / f"silver-{batch.number:06d}-{batch.run_id}.json"
         results_file.parent.mkdir(parents=True, exist_ok=True)
         summary = {
             "run_id": batch.run_id,
-            "silver_batch": batch.silver_batch,
+            "silver_batch": batch.number,
             "bronze_batches": [batch.bronze_from, batch.bronze_to],
             "rules": [dict(zip(DQ_RULE_RESULTS.column_names, r, strict=True)) for r in rows],
             "great_expectations": reports,
@@ -612,8 +604,8 @@ def _validate_with_gx(
     gx_root = _gx_root(config)
     if gx_root is None:
         return None
-    run_name = f"{batch.run_id}-silver-{batch.silver_batch}"
-    sample = bounded_sample(flagged, rows, config.report_rows, seed=batch.silver_batch)
+    run_name = f"{batch.run_id}-silver-{batch.number}"
+    sample = bounded_sample(flagged, rows, config.report_rows, seed=batch.number)
     return validate_with_gx(sample, suite, list(suite.rules), gx_root, run_name)
 
 

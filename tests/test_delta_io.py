@@ -1,11 +1,22 @@
-"""Writes that happen once per batch: the batch mark in a commit's ``userMetadata`` and the
-check that skips a replay, for appends, overwrites and MERGEs, on real Delta tables."""
+"""Writes that happen once per batch: the batch mark in a commit's ``userMetadata`` (with the
+batch's plan) and the check that skips a replay, for appends, overwrites and MERGEs, on real
+Delta tables."""
 
 from __future__ import annotations
 
 from delta.tables import DeltaTable
 
-from lakehouse.delta_io import append_once, batch_mark, committed, empty_once, merge_once
+from lakehouse.delta_io import (
+    USER_METADATA_CONF,
+    BatchMark,
+    append_once,
+    batch_mark,
+    committed,
+    empty_once,
+    marked,
+    merge_once,
+    newest_mark,
+)
 from lakehouse.storage import commit_infos, latest_version
 from lakehouse.tables import Column, Table
 
@@ -26,24 +37,29 @@ def test_a_batch_is_written_once_whatever_commits_in_between(spark, tmp_path):
     rows = spark.createDataFrame([(1, "a"), (2, "b")], TABLE.schema_ddl())
 
     assert not committed(spark, location, "app", 1)  # no table yet
-    assert append_once(rows, location, "app", 1)
-    assert not append_once(rows, location, "app", 1)  # a replay: skipped
+    assert append_once(rows, location, BatchMark("app", 1))
+    assert not append_once(rows, location, BatchMark("app", 1))  # a replay: skipped
     assert _rows(spark, location) == [(1, "a"), (2, "b")]
     assert [info.get("userMetadata") for _, info in commit_infos(spark, location)] == ["app/1"]
 
     # commits without a mark, or another app's, do not hide this app's last mark
     unmarked = spark.createDataFrame([(3, "c")], TABLE.schema_ddl())
     unmarked.write.format("delta").mode("append").save(location)
-    assert append_once(rows.limit(0), location, "other", 7)
+    other = spark.createDataFrame([(9, "z")], TABLE.schema_ddl())
+    assert append_once(other, location, BatchMark("other", 7, {"plan": "of another app"}))
     assert committed(spark, location, "app", 1) and not committed(spark, location, "app", 2)
     assert not committed(spark, location, "ap", 1) and not committed(spark, location, "app/", 1)
 
     # a later batch of the app implies the earlier ones (an app's batches only grow)
     more = spark.createDataFrame([(4, "d")], TABLE.schema_ddl())
-    assert append_once(more, location, "app", 3)
+    assert append_once(more, location, BatchMark("app", 3))
     assert committed(spark, location, "app", 2) and not committed(spark, location, "app", 4)
-    assert not append_once(more, location, "app", 2)
-    assert _rows(spark, location) == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+    assert not append_once(more, location, BatchMark("app", 2))
+    assert _rows(spark, location) == [(1, "a"), (2, "b"), (3, "c"), (4, "d"), (9, "z")]
+    assert newest_mark(spark, location, ("other",)) == BatchMark("other", 7)
+    assert newest_mark(spark, location, ("other",)).plan == {"plan": "of another app"}
+    assert newest_mark(spark, location, ("app", "other")).batch == 3
+    assert newest_mark(spark, location, ("nobody",)) is None
 
     history = DeltaTable.forPath(spark, location).history().select("version", "userMetadata")
     assert {r.version: r.userMetadata for r in history.collect()}[latest_version(
@@ -65,14 +81,33 @@ def test_merge_and_empty_run_once_per_batch(spark, tmp_path):
             .whenNotMatchedInsertAll()
         )
 
-    assert merge_once(spark, merge("x"), location, "app", 1)
-    assert not merge_once(spark, merge("x"), location, "app", 1)  # not applied twice
+    assert merge_once(spark, merge("x"), location, BatchMark("app", 1))
+    assert not merge_once(spark, merge("x"), location, BatchMark("app", 1))  # not applied twice
     assert _rows(spark, location) == [(1, "ax"), (2, "x")]
     assert next(commit_infos(spark, location))[1]["userMetadata"] == "app/1"
-    assert spark.conf.get("spark.databricks.delta.commitInfo.userMetadata", None) is None
+    assert spark.conf.get(USER_METADATA_CONF, None) is None
 
-    empty_once(spark, TABLE, location, "reset", 2)
+    # MERGEs of one batch side by side: an inner block never clears the mark of the outer one
+    third = BatchMark("app", 3, {"plan": 3})
+    with marked(spark, third):
+        assert merge_once(spark, merge("y"), location, third)
+        assert spark.conf.get(USER_METADATA_CONF) == third.text()
+    assert spark.conf.get(USER_METADATA_CONF, None) is None
+    assert next(commit_infos(spark, location))[1]["userMetadata"] == third.text()
+
+    empty_once(spark, TABLE, location, BatchMark("reset", 2))
     assert _rows(spark, location) == []
-    assert append_once(spark.createDataFrame([(5, "e")], TABLE.schema_ddl()), location, "app", 2)
-    empty_once(spark, TABLE, location, "reset", 2)  # resumed: never empties its own rows
+    assert append_once(
+        spark.createDataFrame([(5, "e")], TABLE.schema_ddl()), location, BatchMark("app", 4)
+    )
+    empty_once(spark, TABLE, location, BatchMark("reset", 2))  # resumed: never empties its own rows
     assert _rows(spark, location) == [(5, "e")]
+
+
+def test_marks_carry_the_plan_and_read_back_as_written():
+    mark = BatchMark("lakehouse.silver", 12, {"bronze_from": 3, "files": ["a b.csv"]})
+    assert mark.text() == 'lakehouse.silver/12 {"bronze_from": 3, "files": ["a b.csv"]}'
+    assert BatchMark.parse(mark.text()) == mark and BatchMark.parse(mark.text()).plan == mark.plan
+    assert BatchMark.parse("lakehouse.bronze/3") == BatchMark("lakehouse.bronze", 3)  # older form
+    for text in (None, "", "no mark", "app/", "/3", "app/x", "app/3 {not json"):
+        assert BatchMark.parse(text) is None, text

@@ -15,10 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from bronze import ingest
+from gold import build as gold_build
 from lakehouse.config import LakehouseConfig
 from lakehouse.delta_io import read_table, table_location
 from lakehouse.faults import CRASH_POINTS
 from lakehouse.lock import Holder, lock_path
+from lakehouse.status import collect_status, render_status
 from lakehouse.storage import latest_version
 from lakehouse.tables import (
     ALL_TABLES,
@@ -30,6 +33,7 @@ from lakehouse.tables import (
     SILVER_BATCHES,
     SILVER_QUARANTINE,
 )
+from silver import build as silver_build
 from tests.bronze.test_ingest import assert_matches_oracle
 from tests.gold.test_gold import check_against_oracle
 from tests.helpers import REES46, REPO, lakehouse_cmd, land, subprocess_env
@@ -41,16 +45,13 @@ SECOND_DELIVERY = REES46 / "2019-Nov-head10k.csv"  # its first 683 rows are alre
 
 # (crash point, layers the killed run is asked for), in the order a run reaches them
 FIRST_DAY_KILLS = [
-    ("bronze.after_plan", "bronze"),
     ("bronze.after_events", "bronze"),
     ("bronze.after_quarantine", "bronze"),
     ("pipeline.after_bronze", "bronze"),
-    ("silver.after_plan", "silver"),
-    ("silver.after_quarantine", "silver"),
+    ("silver.after_quarantine", "silver"),  # a clean delivery: nothing written yet
     ("silver.after_events", "silver"),
-    ("silver.after_sessions", "silver"),
+    ("silver.after_tables", "silver"),
     ("pipeline.after_silver", "bronze,silver,gold"),
-    ("gold.after_plan", "gold"),
 ]
 SECOND_DAY_KILLS = [("gold.after_daily", "bronze,silver,gold"), ("pipeline.after_gold", "gold")]
 
@@ -130,10 +131,17 @@ def test_a_bad_day_kills_at_every_crash_point_two_writers_a_failed_layer(spark, 
     # -- day one: killed at every step, in order ------------------------------------------
     for point, layers in FIRST_DAY_KILLS:
         chain.kill(point, layers)
-        if point.startswith("bronze."):  # a pending batch, whatever was written
-            assert {s for _, s in _statuses(spark, config, BRONZE_FILES)} == {"pending"}
+        if point.startswith("bronze."):  # written, not completed: in flight, not in the ledger
+            assert _statuses(spark, config, BRONZE_FILES) == []
+            left = ingest.in_flight_batch(spark, config)
+            assert left.number == 1 and left.files == tuple(sorted(p.name for p in FIRST_DELIVERY))
         elif point.startswith("silver."):
-            assert _statuses(spark, config, SILVER_BATCHES) == [(1, "pending")]
+            assert _statuses(spark, config, SILVER_BATCHES) == []
+            left = silver_build.in_flight_batch(spark, config)
+            if point == "silver.after_quarantine":  # no write yet: nothing left to resume
+                assert left is None
+            else:
+                assert (left.number, left.bronze_from, left.bronze_to) == (1, 1, 1)
         if point == "pipeline.after_bronze":  # exactly once, however often it was resumed
             assert_matches_oracle(spark, config, list(FIRST_DELIVERY))
             events = read_table(spark, table_location(config, BRONZE_EVENTS))
@@ -145,7 +153,8 @@ def test_a_bad_day_kills_at_every_crash_point_two_writers_a_failed_layer(spark, 
             con = duckdb_events(list(FIRST_DELIVERY))
             assert silver_events(spark, config) == oracle_events(con)
             assert sessions(spark, config) == oracle_sessions(con)
-    assert _statuses(spark, config, GOLD_BATCHES) == [(1, "pending")]
+    # killed before gold started: no gold table yet, nothing of gold in flight
+    assert latest_version(spark, table_location(config, GOLD_BATCHES)) is None
 
     # -- a run finishes day one; a second run meanwhile is refused, a third waits ----------
     first = _lakehouse("run", "--home", config.home)
@@ -213,14 +222,17 @@ def test_a_bad_day_kills_at_every_crash_point_two_writers_a_failed_layer(spark, 
         assert tables[table.name]["version"] == latest_version(spark, location), table.name
         assert tables[table.name]["rows"] == read_table(spark, location).count(), table.name
     dq = read_table(spark, table_location(config, DQ_RULE_RESULTS)).where("engine = 'spark'")
-    # the silver batch is recorded under the run that planned it
-    assert status["quality"]["run_id"] == runs["silver.after_plan"]
+    # the silver batch is recorded under the run that made its first write (the run killed
+    # before that left nothing, and the next run planned the batch again)
+    assert status["quality"]["run_id"] == runs["silver.after_events"]
     assert status["quality"]["rules"] == dq.select("rule_id").distinct().count()
     failing = dq.where("failed_rows > 0").select("rule_id").distinct().collect()
     assert {f[0] for f in status["quality"]["failures"]} == {r[0] for r in failing}
-    assert status["writer"] == "free"
-    text = _finish(_lakehouse("status", "--home", config.home))[1]
-    for heading in ("recent runs", "tables", "data quality", "writer lock: free"):
+    assert status["writer"] == "free" and status["in_flight"] == []
+    # the text form of the same report (``lakehouse status`` without --json prints this)
+    text = "\n".join(render_status(collect_status(spark, config)))
+    headings = ("recent runs", "tables", "batches in flight", "data quality", "writer lock: free")
+    for heading in headings:
         assert heading in text
 
     # -- day two: silver cannot write (exit 1, logged), then killed in and after gold ------
@@ -241,7 +253,13 @@ def test_a_bad_day_kills_at_every_crash_point_two_writers_a_failed_layer(spark, 
 
     for point, layers in SECOND_DAY_KILLS:
         chain.kill(point, layers)
+        if point == "gold.after_daily":
+            assert _statuses(spark, config, GOLD_BATCHES) == [(1, "done")]
+            assert gold_build.in_flight_batch(spark, config).number == 2
+            shown = "\n".join(render_status(collect_status(spark, config)))
+            assert "gold    batch 2, planned by run" in shown
     assert _statuses(spark, config, GOLD_BATCHES) == [(1, "done"), (2, "done")]
+    assert gold_build.in_flight_batch(spark, config) is None
     before = _data_versions(spark, config)
     code, out, err = _finish(_lakehouse("run", "--home", config.home))
     assert code == 0, err[-2000:]

@@ -14,7 +14,7 @@ from bronze import ingest
 from lakehouse.config import LakehouseConfig
 from lakehouse.delta_io import ensure_table, read_table, table_location, table_version
 from lakehouse.generate import GenerateSpec, generate
-from lakehouse.runs import new_run_id
+from lakehouse.runs import LayerResult, new_run_id
 from lakehouse.schema import HEADER, SOURCE_COLUMNS
 from lakehouse.tables import BRONZE_EVENTS, BRONZE_FILES, BRONZE_QUARANTINE, BRONZE_TABLES
 from tests.helpers import REPO, lakehouse_cmd, land
@@ -253,17 +253,18 @@ def test_unreadable_binary_and_huge_files_never_stop_the_good_ones(spark, home):
 
 
 def test_a_file_that_vanishes_between_plan_and_read_is_reported(spark, home):
-    """Planned by a run that then died; deleted before the next run finished the batch."""
+    """Listed when its batch was planned, deleted before its lines were read."""
     landing = Path(home.landing)
     (landing / "kept.csv").write_text(f"{HEADER}\n{GOOD}\n")
     (landing / "gone.csv").write_text(f"{HEADER}\n{GOOD2}\n")
     for table in BRONZE_TABLES:
         ensure_table(spark, table, table_location(home, table))
-    planned = ingest._plan_batch(spark, home, [], new_run_id(), 0.0)
+    planned = ingest._plan_batch(spark, home, [], 1, new_run_id(), 0.0)
     assert planned is not None and planned.files == ("gone.csv", "kept.csv")
     (landing / "gone.csv").unlink()
 
-    result = run_bronze(spark, home)  # finishes the pending batch
+    result = LayerResult("bronze", dict.fromkeys(ingest.COUNTS, 0))
+    ingest._ingest_batch(spark, home, planned, result)
 
     assert result.errors == [
         "gone.csv: file disappeared from the landing folder before it was ingested"
@@ -274,6 +275,7 @@ def test_a_file_that_vanishes_between_plan_and_read_is_reported(spark, home):
         "kept.csv": ("ingested", 2, 1),
     }
     assert bronze_rows(spark, home) == [(*GOOD.split(","), 2)]
+    assert run_bronze(spark, home).counts["files"] == 0  # the batch is complete
 
 
 def _raw_quarantine(spark, config):

@@ -268,7 +268,7 @@ _WARN = {"brand_present", "category_code_present", "user_session_present", "pric
 
 @pytest.mark.slow
 def test_uniqueness_is_checked_on_the_keys_a_batch_wrote(spark, home, tmp_path):
-    """A duplicated product among a batch's keys fails the run and leaves the batch pending;
+    """A duplicated product among a batch's keys fails the run and leaves the batch in flight;
     the uniqueness rules evaluate exactly the rows of the keys the batch wrote, so their cost
     follows the batch, not the history; once repaired, a rerun completes the batch."""
     files = generate(GenerateSpec(rows=3_000, days=2, seed=21), tmp_path / "gen")
@@ -296,7 +296,8 @@ def test_uniqueness_is_checked_on_the_keys_a_batch_wrote(spark, home, tmp_path):
     assert by_rule["products_unique"] == (len(day2_products) + 1, 2)
     assert by_rule["user_sessions_unique"] == (day2_sessions, 0)
     batches = read_table(spark, table_location(home, SILVER_BATCHES)).orderBy("silver_batch")
-    assert [r["status"] for r in batches.collect()] == ["done", "pending"]
+    assert [(r["silver_batch"], r["status"]) for r in batches.collect()] == [(1, "done")]
+    assert build.in_flight_batch(spark, home).number == 2  # written, not completed
 
     table = DeltaTable.forPath(spark, location)
     copy = table.toDF().where(F.col("product_id") == known[0]).limit(1).collect()
@@ -305,4 +306,8 @@ def test_uniqueness_is_checked_on_the_keys_a_batch_wrote(spark, home, tmp_path):
     _, resumed = run_both(spark, home)
     assert resumed.counts["taken"] > 0
     batches = read_table(spark, table_location(home, SILVER_BATCHES)).orderBy("silver_batch")
-    assert [r["status"] for r in batches.collect()] == ["done", "done"]
+    assert [(r["silver_batch"], r["status"]) for r in batches.collect()] == [
+        (1, "done"),
+        (2, "done"),
+    ]
+    assert build.in_flight_batch(spark, home) is None
