@@ -35,6 +35,14 @@ def test_usage_errors_exit_2(argv, capsys):
     assert "usage:" in capsys.readouterr().err
 
 
+def test_a_usage_error_ends_the_real_process_with_2_before_spark_starts():
+    usage = subprocess.run(
+        lakehouse_cmd("run", "--layers", "platinum"), capture_output=True, text=True, timeout=120
+    )
+    assert usage.returncode == EXIT_USAGE
+    assert "unknown layer" in usage.stderr and "Traceback" not in usage.stderr
+
+
 def test_generate_command(tmp_path, capsys):
     assert main(["generate", "--out", str(tmp_path), "--rows", "1000", "--days", "2"]) == 0
     assert "generated 1,000 rows in 2 file(s)" in capsys.readouterr().out

@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("clean-build")]
 
 SPARK_BIN = Path(pyspark.__file__).parent / "bin"
 WORKERS = 2
+SHORT_JOBS_JVM = "-Duser.timezone=UTC -XX:TieredStopAtLevel=1"
 
 
 def _master_state(ui_port: int) -> dict:
@@ -95,6 +96,9 @@ def test_jobs_on_a_standalone_cluster_equal_the_local_run(spark, clean_build, cl
              "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.default.parallelism=2",
              "--conf", "spark.databricks.delta.snapshotPartitions=2",
              "--conf", "spark.ui.enabled=false",
+             # short jobs on a cold JVM: C1 alone compiles sooner (as the local defaults do)
+             "--conf", f"spark.driver.extraJavaOptions={SHORT_JOBS_JVM}",
+             "--conf", f"spark.executor.extraJavaOptions={SHORT_JOBS_JVM}",
              f"{layer}/job.py", "--home", config.home, "-q"],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
         )  # fmt: skip

@@ -130,7 +130,8 @@ class _Poller(threading.Thread):
         self.stop = threading.Event()
         self.seen: dict = {table: [] for table in PROBES}
         self.errors: list[str] = []
-        self.output = ""
+        self.output = self.progress = ""
+        """The command's stdout (its summary) and stderr (its progress)."""
 
     def run(self) -> None:
         connection = connect(self.server)
@@ -145,18 +146,20 @@ class _Poller(threading.Thread):
 
 
 def _run_pipeline_while_polling(
-    spark, config: LakehouseConfig, server, command: tuple[str, ...] = ("run",), *args: str
-) -> _Poller:
-    """Run ``lakehouse <command>`` while a client polls; every answer it got must be the
-    answer of a committed version, and it keeps polling until it has seen the final one."""
+    spark, config: LakehouseConfig, server, command: tuple[str, ...] = ("run", "-q"),
+    *args: str, exit_code: int = 0,
+) -> _Poller:  # fmt: skip
+    """Run ``lakehouse <command>`` while a client polls; it must end with ``exit_code``, every
+    answer the client got must be the answer of a committed version, and it keeps polling
+    until it has seen the final one."""
     poller = _Poller(server)
     poller.start()
     result = subprocess.run(
-        lakehouse_cmd(*command, "--home", config.home, "-q", *args),
+        lakehouse_cmd(*command, "--home", config.home, *args),
         capture_output=True, text=True, timeout=1200,
         env=subprocess_env(LAKEHOUSE_DRIVER_MEMORY="2g"),
     )  # fmt: skip
-    poller.output = result.stdout
+    poller.output, poller.progress = result.stdout, result.stderr
     final = {table: _in_process(spark, config, sql) for table, sql in PROBES.items()}
 
     def caught_up() -> bool:
@@ -170,7 +173,7 @@ def _run_pipeline_while_polling(
         time.sleep(0.2)
     poller.stop.set()
     poller.join(timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == exit_code, result.stdout + result.stderr
     assert not poller.errors, poller.errors[:5]
     assert caught_up(), {t.name: poller.seen[t][-1:] for t in PROBES}
     for table, sql in PROBES.items():
@@ -211,7 +214,12 @@ def test_tables_appear_during_a_run_and_queries_only_see_committed_versions(spar
     for name in FIRST_FILES:
         land(config, REES46 / name)
     _quoted_brand_delivery(config)
-    poller = _run_pipeline_while_polling(spark, config, server)
+    (Path(config.landing) / "bad.csv").write_text("a,b,c\n1,2,3\n")
+    # not quiet: the progress goes to stderr; a rejected file: exit 3, the rest goes in
+    poller = _run_pipeline_while_polling(spark, config, server, ("run",), exit_code=3)
+    assert "bronze" in poller.output and "files 5" in poller.output, poller.output
+    assert "rejected: bad.csv: wrong header" in poller.output
+    assert "planned batch 1: 5 new file(s)" in poller.progress
     final = _in_process(spark, config, PROBES[GOLD_KPI_SUMMARY])
     assert final[0][0] == 1
     assert _normalize([poller.seen[GOLD_KPI_SUMMARY][-1]]) == final
@@ -375,6 +383,8 @@ def test_a_later_run_is_seen_without_restart_and_never_half_written(
     assert_shows(browser, page_before, "All brands")
     land(config, REES46 / LATE_FILE)
     poller = _run_pipeline_while_polling(spark, config, server)
+    # the file rejected by the first run is recorded once, not reported again (exit 0)
+    assert "files 1," in poller.output and "rejected:" not in poller.output, poller.output
     after = _in_process(spark, config, PROBES[GOLD_KPI_SUMMARY])
     assert after != before
     assert _normalize([poller.seen[GOLD_KPI_SUMMARY][-1]]) == after
@@ -392,7 +402,7 @@ def test_maintenance_while_a_client_polls(spark, served):
     before = {t: _all_rows(spark, config, t) for t in GOLD_TABLES}
     served_tables = ",".join(t.name for t in SERVED_TABLES)  # what the client reads
     poller = _run_pipeline_while_polling(
-        spark, config, server, ("maintain",), "--tables", served_tables
+        spark, config, server, ("maintain", "-q"), "--tables", served_tables
     )
     assert "vacuumed" in poller.output and "retention 168 h" in poller.output
     assert {t: _all_rows(spark, config, t) for t in GOLD_TABLES} == before
