@@ -1,14 +1,13 @@
 """All Delta I/O of the lakehouse: create, read, append once, replace, idempotent DML.
 
 Every function is safe to run again: creation is ``IF NOT EXISTS``; appends, overwrites and
-MERGEs that must happen once per batch are marked with ``(app_id, batch)`` in the commit's
-``userMetadata`` (``DESCRIBE HISTORY`` shows it), and skipped when the table's log already
-holds that mark (or a later batch of the same app): a batch replayed after a crash is never
-written twice. The mark is read from the newest commit files, without a Spark job; Delta's
-own ``txnAppId`` would do the same but costs a reconstruction of the table's state (about a
-second of Spark jobs) on every append. One writer at a time holds a home (lakehouse.lock),
-so nothing can commit between the check and the write.
-"""
+MERGEs that must happen once per batch carry the batch's :class:`BatchMark` in the commit's
+``userMetadata`` (``<app>/<batch>`` and the batch's plan; ``DESCRIBE HISTORY`` shows it), and
+are skipped when the table's log already holds that mark (or a later batch of the same app): a
+batch replayed after a crash is never written twice. The mark is read from the newest commit
+files, without a Spark job; Delta's own ``txnAppId`` would do the same but costs a
+reconstruction of the table's state (about a second of Spark jobs) on every append. One writer
+at a time holds a home (lakehouse.lock), so nothing can commit between the check and the write."""
 
 from __future__ import annotations
 

@@ -100,8 +100,8 @@ BRONZE_FILES = Table(
     location="bronze/files",
     columns=(
         Column("source_file", "STRING", "file path relative to the landing folder"),
-        Column("batch_id", "BIGINT", "batch that ingests the file"),
-        Column("status", "STRING", "pending | ingested | rejected"),
+        Column("batch_id", "BIGINT", "batch that ingested the file"),
+        Column("status", "STRING", "ingested | rejected"),
         Column("size_bytes", "BIGINT"),
         Column("modified_at", "TIMESTAMP", "file modification time when planned"),
         Column("lines", "BIGINT", "lines read from the file"),
@@ -114,7 +114,7 @@ BRONZE_FILES = Table(
         Column("completed_at", "TIMESTAMP"),
     ),
     keys=("source_file",),
-    description="Ledger of landing files: each file is planned once, then ingested or rejected.",
+    description="Ledger of landing files: each file once, ingested or rejected, with its counts.",
 )
 
 BRONZE_TABLES = (BRONZE_EVENTS, BRONZE_QUARANTINE, BRONZE_FILES)
@@ -203,7 +203,7 @@ SILVER_BATCHES = Table(
         Column("silver_batch", "BIGINT"),
         Column("bronze_batch_from", "BIGINT"),
         Column("bronze_batch_to", "BIGINT"),
-        Column("status", "STRING", "pending | done"),
+        Column("status", "STRING", "done (the ledger lists completed batches only)"),
         Column("rows_taken", "BIGINT", "bronze rows read"),
         Column("rows_added", "BIGINT", "rows inserted into silver.events"),
         Column("rows_quarantined", "BIGINT"),
@@ -213,7 +213,7 @@ SILVER_BATCHES = Table(
         Column("completed_at", "TIMESTAMP"),
     ),
     keys=("silver_batch",),
-    description="Which bronze batches silver has processed, with the run's accounting.",
+    description="Completed silver batches: the bronze batches taken, with the accounting.",
 )
 
 SILVER_TABLES = (
@@ -394,14 +394,14 @@ GOLD_BATCHES = Table(
         Column("gold_batch", "BIGINT"),
         Column("silver_batch_from", "BIGINT"),
         Column("silver_batch_to", "BIGINT"),
-        Column("status", "STRING", "pending | done"),
+        Column("status", "STRING", "done (the ledger lists completed batches only)"),
         Column("dates", "BIGINT", "event dates recomputed"),
         Column("run_id", "STRING"),
         Column("planned_at", "TIMESTAMP"),
         Column("completed_at", "TIMESTAMP"),
     ),
     keys=("gold_batch",),
-    description="Which silver batches gold has processed.",
+    description="Completed gold batches: the silver batches processed.",
 )
 
 GOLD_TABLES = (
