@@ -15,7 +15,7 @@ from datetime import datetime
 from pyspark.sql import SparkSession
 
 from lakehouse.config import LakehouseConfig
-from lakehouse.delta_io import ensure_table, table_location
+from lakehouse.delta_io import append, ensure_table, table_location
 from lakehouse.storage import latest_version
 from lakehouse.tables import OPS_RUN_LOG, Table
 
@@ -60,4 +60,4 @@ def append_entries(spark: SparkSession, config: LakehouseConfig, *entries: RunLo
     location = table_location(config, OPS_RUN_LOG)
     ensure_table(spark, OPS_RUN_LOG, location)
     frame = spark.createDataFrame([e.row() for e in entries], OPS_RUN_LOG.schema_ddl())
-    frame.write.format("delta").mode("append").save(location)
+    append(frame, location)

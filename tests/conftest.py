@@ -16,11 +16,11 @@ from tests.helpers import REES46, TEST_CONF
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 GROUP_SECONDS = {
-    "bad-day": 630,
-    "clean-build": 600,
-    "served": 330,
-    "real-build": 180,
-    "auth": 50,
+    "bad-day": 860,
+    "clean-build": 710,
+    "served": 580,
+    "real-build": 135,
+    "auth": 125,
 }
 """Seconds each xdist group took in the last measured run (``pytest --durations=0``, summed per
 group). ``--dist loadgroup`` runs a group on one worker; the longest go out first, and the
