@@ -101,8 +101,8 @@ def run(
     min_file_age_seconds: float = 0.0,
     full_refresh: bool = False,
 ) -> LayerResult:
-    """Finish any pending batch, then ingest the files that are new in the landing folder
-    (with ``full_refresh``: rebuild bronze from every file in the landing folder)."""
+    """Finish a batch a killed run left in flight, then ingest the files new in the landing
+    folder (with ``full_refresh``: rebuild bronze from every file in the landing folder)."""
     started = time.monotonic()
     result = LayerResult("bronze", dict.fromkeys(COUNTS, 0))
     ensure_tables(spark, config, BRONZE_TABLES)

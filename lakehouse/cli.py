@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakehouse.config import HOME_ENV, LakehouseConfig, SparkSettings
+from lakehouse.config import HOME_ENV, JavaNotFound, LakehouseConfig, SparkSettings
 from lakehouse.dates import DateRange
 
 if TYPE_CHECKING:
@@ -42,6 +42,25 @@ def _key_value(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     return key.strip(), value.strip()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("clickstream-lakehouse")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _layers(text: str) -> list[str]:
@@ -109,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 run failed, 2 usage error, 3 finished with rejected input, "
         "4 another run is writing to the same home.",
     )
+    parser.add_argument("--version", action="version", version=f"lakehouse {_version()}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", help="only print the summary")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -121,8 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
         "'YYYY-MM-DD HH:MM:SS UTC', no quoting, empty fields for nulls). Deterministic.",
     )
     gen.add_argument("--out", required=True, type=Path, help="folder to write the files to")
-    gen.add_argument("--rows", type=int, default=100_000, help="total rows (default 100000)")
-    gen.add_argument("--days", type=int, default=7, help="number of daily files (default 7)")
+    gen.add_argument(
+        "--rows", type=_positive_int, default=100_000, help="total rows (default 100000)"
+    )
+    gen.add_argument(
+        "--days", type=_positive_int, default=7, help="number of daily files (default 7)"
+    )
     gen.add_argument(
         "--start", type=date.fromisoformat, default=date(2019, 11, 1), help="first day"
     )
@@ -175,8 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _storage_args(demo)
     _spark_args(demo)
-    demo.add_argument("--rows", type=int, default=200_000, help="sample rows (default 200000)")
-    demo.add_argument("--days", type=int, default=7, help="daily files (default 7)")
+    demo.add_argument(
+        "--rows", type=_positive_int, default=200_000, help="sample rows (default 200000)"
+    )
+    demo.add_argument("--days", type=_positive_int, default=7, help="daily files (default 7)")
     demo.add_argument("--seed", type=int, default=46)
     demo.add_argument(
         "--serve",
@@ -393,6 +419,14 @@ def _configure_logging(quiet: bool) -> None:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from lakehouse.generate import GenerateSpec, generate
 
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        if not os.access(args.out, os.W_OK | os.X_OK):
+            raise PermissionError("permission denied")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        print(f"lakehouse generate: cannot write to --out {args.out}: {reason}", file=sys.stderr)
+        return EXIT_USAGE
     started = time.monotonic()
     spec = GenerateSpec(
         rows=args.rows, days=args.days, start=args.start, seed=args.seed, gzip=args.gzip
@@ -712,12 +746,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HomeBusy as busy:
         print(f"lakehouse {args.command}: {busy}", file=sys.stderr)
         return EXIT_BUSY
+    except JavaNotFound as error:
+        print(f"lakehouse {args.command}: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted; run the same command again to finish", file=sys.stderr)
         return EXIT_FAILED
     except Exception as error:
         if os.environ.get("LAKEHOUSE_DEBUG"):
             traceback.print_exc()
+        from lakehouse.ledger import PendingFromEarlierRelease
+
+        if isinstance(error, PendingFromEarlierRelease):  # running again would not help
+            print(f"lakehouse {args.command}: {error}", file=sys.stderr)
+            return EXIT_FAILED
         first_line = (str(error).strip().splitlines() or [""])[0][:500]
         print(
             f"lakehouse {args.command} failed: {type(error).__name__}: {first_line}",

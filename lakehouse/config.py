@@ -7,6 +7,7 @@ passed down; everything below them takes plain values.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,29 @@ def _report_rows() -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"{REPORT_ROWS_ENV} must be a whole number of rows >= 1, not {raw!r}")
     return int(raw)
+
+
+class JavaNotFound(RuntimeError):
+    """No ``java`` to start Spark's JVM with."""
+
+
+def require_java() -> None:
+    """Stop with one line, before Spark tries to start, if no JVM can be launched: PySpark
+    starts ``$JAVA_HOME/bin/java`` (or ``java`` on the PATH) unless it runs inside one already
+    (``spark-submit``)."""
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):
+        return
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home:
+        if not (Path(java_home) / "bin" / "java").is_file():
+            raise JavaNotFound(
+                f"JAVA_HOME={java_home} has no bin/java: point it at a Java 17 or later install"
+            )
+    elif shutil.which("java") is None:
+        raise JavaNotFound(
+            "Spark needs Java 17 or later and no java was found: install a JDK (e.g. "
+            "openjdk-17-jdk-headless) or set JAVA_HOME"
+        )
 
 
 def _is_uri(path: str) -> bool:

@@ -12,7 +12,7 @@ import os
 
 from pyspark.sql import SparkSession
 
-from lakehouse.config import SparkSettings
+from lakehouse.config import SparkSettings, require_java
 
 DELTA_VERSION = "4.3.1"
 SPARK_SCALA = "4.1_2.13"
@@ -77,6 +77,7 @@ def spark_builder(settings: SparkSettings | None = None) -> SparkSession.Builder
 
 def get_spark(settings: SparkSettings | None = None) -> SparkSession:
     """Create (or reuse) the SparkSession for ``settings`` with a quiet log level."""
+    require_java()
     spark = spark_builder(settings).getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("LAKEHOUSE_SPARK_LOG_LEVEL", "ERROR"))
     return spark

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
+import tomllib
+from pathlib import Path
 
 import pytest
 
+from lakehouse import cli
 from lakehouse.cli import EXIT_FAILED, EXIT_USAGE, build_parser, main
 from lakehouse.config import LakehouseConfig
+from lakehouse.ledger import refuse_pending
 from tests.helpers import REPO, lakehouse_cmd
 from tests.serving.clients import Server, connect, free_port, query
 
@@ -26,7 +32,15 @@ def test_help_explains_commands_and_exit_codes(capsys):
 
 
 @pytest.mark.parametrize(
-    "argv", [["run", "--layers", "platinum"], ["run", "--conf", "novalue"], ["explode"]]
+    "argv",
+    [
+        ["run", "--layers", "platinum"],
+        ["run", "--conf", "novalue"],
+        ["explode"],
+        ["generate", "--out", "sample", "--rows", "0"],
+        ["generate", "--out", "sample", "--days", "many"],
+        ["demo", "--rows", "-5"],
+    ],
 )
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -35,12 +49,59 @@ def test_usage_errors_exit_2(argv, capsys):
     assert "usage:" in capsys.readouterr().err
 
 
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert capsys.readouterr().out.strip() == f"lakehouse {declared}"
+
+
+def test_generate_into_a_folder_it_cannot_create_is_a_usage_error(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["generate", "--out", str(blocker / "sample"), "--rows", "10"]) == EXIT_USAGE
+    err = capsys.readouterr().err.strip()
+    assert err == f"lakehouse generate: cannot write to --out {blocker / 'sample'}: Not a directory"
+
+
+@pytest.mark.parametrize("java_home", [None, "/nonexistent/jdk"])
+def test_no_java_is_one_line_before_spark_starts(tmp_path, java_home):
+    env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "PYSPARK_GATEWAY_PORT")}
+    env["PATH"] = str(Path(sys.executable).parent)  # the venv's tools, no java
+    if java_home:
+        env["JAVA_HOME"] = java_home
+    result = subprocess.run(
+        lakehouse_cmd("run", "--home", str(tmp_path / "home")),
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == EXIT_FAILED, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("lakehouse run: ") and "Java 17 or later" in line
+    assert "again" not in line
+
+
 def test_a_usage_error_ends_the_real_process_with_2_before_spark_starts():
     usage = subprocess.run(
         lakehouse_cmd("run", "--layers", "platinum"), capture_output=True, text=True, timeout=120
     )
     assert usage.returncode == EXIT_USAGE
     assert "unknown layer" in usage.stderr and "Traceback" not in usage.stderr
+
+
+def test_a_batch_an_earlier_release_left_pending_is_one_line(monkeypatch, capsys):
+    def run_over_an_old_home(args) -> int:
+        refuse_pending("gold", [7])  # what each layer does on reading a ledger with such a row
+        return 0
+
+    monkeypatch.setitem(cli.COMMANDS, "run", run_over_an_old_home)
+    assert main(["run"]) == EXIT_FAILED
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [
+        "lakehouse run: gold batch 7 was left pending by an earlier release of the lakehouse "
+        "(a run stopped before finishing it): finish it with that release (lakehouse run), "
+        "then run this one"
+    ]
 
 
 def test_generate_command(tmp_path, capsys):
