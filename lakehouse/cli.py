@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakehouse.config import HOME_ENV, JavaNotFound, LakehouseConfig, SparkSettings
+from lakehouse.config import HOME_ENV, LakehouseConfig, NeedsAction, SparkSettings
 from lakehouse.dates import DateRange
 
 if TYPE_CHECKING:
@@ -746,7 +746,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HomeBusy as busy:
         print(f"lakehouse {args.command}: {busy}", file=sys.stderr)
         return EXIT_BUSY
-    except JavaNotFound as error:
+    except NeedsAction as error:  # a rerun would fail the same way: say what to do instead
         print(f"lakehouse {args.command}: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -755,11 +755,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if os.environ.get("LAKEHOUSE_DEBUG"):
             traceback.print_exc()
-        from lakehouse.ledger import PendingFromEarlierRelease
-
-        if isinstance(error, PendingFromEarlierRelease):  # running again would not help
-            print(f"lakehouse {args.command}: {error}", file=sys.stderr)
-            return EXIT_FAILED
         first_line = (str(error).strip().splitlines() or [""])[0][:500]
         print(
             f"lakehouse {args.command} failed: {type(error).__name__}: {first_line}",

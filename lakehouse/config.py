@@ -26,7 +26,12 @@ def _report_rows() -> int:
     return int(raw)
 
 
-class JavaNotFound(RuntimeError):
+class NeedsAction(RuntimeError):
+    """A failure that running the same command again cannot fix: its one-line message says what
+    to do instead (the CLI prints it without the usual "run it again" advice)."""
+
+
+class JavaNotFound(NeedsAction):
     """No ``java`` to start Spark's JVM with."""
 
 

@@ -29,6 +29,7 @@ from typing import Any, Self, TypeVar, get_origin, get_type_hints
 
 from pyspark.sql import SparkSession
 
+from lakehouse.config import NeedsAction
 from lakehouse.delta_io import BatchMark, newest_mark
 from lakehouse.parallel import run_all
 
@@ -110,7 +111,7 @@ def next_number(completed: int, left: Batch | None) -> int:
     return max(completed, left.number if left else 0) + 1
 
 
-class PendingFromEarlierRelease(RuntimeError):
+class PendingFromEarlierRelease(NeedsAction):
     """A ledger row left ``pending`` by a release that still planned batches in the ledger."""
 
 
