@@ -7,6 +7,9 @@ Exit codes (stable, for scripts):
   3  the run finished, but some input was rejected (e.g. a file with a wrong header); the
      rejection is recorded and not repeated by later runs
   4  another run is writing to the same home (nothing was done; see --wait)
+  5  a data-quality rule of severity ``fail`` did not hold: the message names each rule, its
+     failing count and the report; the batch stays in flight, and a rerun fails the same way
+     until the data is repaired
 
 Set LAKEHOUSE_DEBUG=1 to see the full traceback of a failure.
 """
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 
     from lakehouse.serving.server import ServeOptions
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_BUSY = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_BUSY, EXIT_QUALITY = 0, 1, 2, 3, 4, 5
 log = logging.getLogger("lakehouse")
 
 
@@ -126,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lakehouse",
         description="Delta Lake medallion lakehouse for REES46-format clickstream exports.",
         epilog="Exit codes: 0 ok, 1 run failed, 2 usage error, 3 finished with rejected input, "
-        "4 another run is writing to the same home.",
+        "4 another run is writing to the same home, 5 a data-quality rule of severity 'fail' "
+        "did not hold (repair the data, then run again).",
     )
     parser.add_argument("--version", action="version", version=f"lakehouse {_version()}")
     common = argparse.ArgumentParser(add_help=False)
@@ -755,6 +759,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if os.environ.get("LAKEHOUSE_DEBUG"):
             traceback.print_exc()
+        from lakehouse.quality import QualityFailure  # imports Spark: only when needed
+
+        if isinstance(error, QualityFailure):  # a rerun fails the same way: no "run again"
+            print(f"lakehouse {args.command}: {error}", file=sys.stderr)
+            return EXIT_QUALITY
         first_line = (str(error).strip().splitlines() or [""])[0][:500]
         print(
             f"lakehouse {args.command} failed: {type(error).__name__}: {first_line}",

@@ -70,6 +70,34 @@ class Suite:
         return [r for r in self.rules if r.severity in severities]
 
 
+@dataclass(frozen=True)
+class BrokenRule:
+    """A ``fail`` rule that did not hold for a batch: its id, what failed, and out of what."""
+
+    rule_id: str
+    failed: int
+    evaluated: int
+    what: str
+    """What the failures are, e.g. ``rows share a product_id in silver.products``."""
+
+    def describe(self) -> str:
+        return f"{self.rule_id}: {self.failed:,} {self.what} (of {self.evaluated:,} checked)"
+
+
+class QualityFailure(RuntimeError):
+    """A rule of severity ``fail`` did not hold: the batch stays in flight, not completed. A
+    rerun fails the same way until the data is repaired, so the CLI gives it an exit code of
+    its own (5) and this message: the rules, their counts, and where the report is."""
+
+    def __init__(self, layer: str, batch: int, broken: list[BrokenRule], report: str) -> None:
+        self.layer, self.batch, self.broken, self.report = layer, batch, broken, report
+        rules = "; ".join(b.describe() for b in broken)
+        super().__init__(
+            f"{layer} batch {batch} failed {len(broken)} fail rule(s): {rules}. The batch stays "
+            f"in flight; report: {report}. Repair the data, then run again"
+        )
+
+
 def load_suite(name: str, folder: Path = EXPECTATIONS_DIR) -> Suite:
     """Read ``expectations/<name>.json``; every rule must have a unique id and a severity."""
     raw = json.loads((folder / f"{name}.json").read_text())

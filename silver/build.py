@@ -70,7 +70,9 @@ from lakehouse.faults import crash_point
 from lakehouse.ledger import Batch, in_flight, next_number, refuse_pending
 from lakehouse.parallel import run_all
 from lakehouse.quality import (
+    BrokenRule,
     GxOutcome,
+    QualityFailure,
     Rule,
     Severity,
     Suite,
@@ -113,10 +115,6 @@ APP_ID = "lakehouse.silver"  # in the batch mark of each of its writes (lakehous
 RESET_APP_ID = "lakehouse.silver.reset"
 ROW_SUITE = "silver_events"
 TABLE_SUITE = "silver_tables"
-
-
-class QualityFailure(RuntimeError):
-    """A rule of severity ``fail`` did not hold; the batch stays in flight, not completed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -379,7 +377,9 @@ def _process(
         raise RuntimeError(f"silver batch {batch.number}: accounting does not add up {counts}")
 
     # 4. Quality report: GX on the same rows, set-level rules, per-rule counts table.
-    failures = _report(spark, config, batch, row_suite, gx_outcome, spark_counts, result)
+    failed_rules, report = _report(
+        spark, config, batch, row_suite, gx_outcome, spark_counts, result
+    )
     for key, value in counts.items():
         result.counts[key] += value
     log.info(
@@ -391,8 +391,8 @@ def _process(
         counts["duplicates"],
         counts["warnings"],
     )
-    if failures:
-        raise QualityFailure("; ".join(failures))
+    if failed_rules:
+        raise QualityFailure("silver", batch.number, failed_rules, report)
     # Complete: one commit (a rebuild replaces the batch history: gold sees silver start over).
     write_once(
         _batch_frame(spark, batch, counts),
@@ -505,8 +505,9 @@ def _report(
     gx_outcome: GxOutcome | None,
     spark_counts: dict,
     result: LayerResult,
-) -> list[str]:
-    """Record GX's and Spark's counts, run the set-level rules; return failed ``fail`` rules."""
+) -> tuple[list[BrokenRule], str]:
+    """Record GX's and Spark's counts, run the set-level rules; return the ``fail`` rules that
+    did not hold and where their report is (the JSON result, or dq.rule_results)."""
     checked_at = utc_now()
     rows = []
 
@@ -540,7 +541,7 @@ def _report(
             result.notes.append(f"data docs: {gx_outcome.data_docs}")
 
     table_suite = load_suite(TABLE_SUITE)
-    failures = []
+    broken = []
     locations = {
         SILVER_PRODUCTS.name: table_location(config, SILVER_PRODUCTS),
         SILVER_USER_SESSIONS.name: table_location(config, SILVER_USER_SESSIONS),
@@ -566,8 +567,9 @@ def _report(
     for (rule, _, what), (evaluated, failed) in zip(checks, outcomes, strict=True):
         record(table_suite.name, rule, "spark", evaluated, failed)
         if failed:
-            failures.append(f"{rule.rule_id}: {failed} {what}")
+            broken.append(BrokenRule(rule.rule_id, failed, evaluated, what))
 
+    report = f"{DQ_RULE_RESULTS.name} (layer 'silver', batch {batch.number})"
     append_once(
         spark.createDataFrame(rows, DQ_RULE_RESULTS.schema_ddl()),
         table_location(config, DQ_RULE_RESULTS),
@@ -585,6 +587,7 @@ def _report(
         }
         results_file.write_text(json.dumps(summary, default=str, indent=1))
         result.notes.append(f"quality result: {results_file}")
+        report = f"{results_file} and {report}"
     top = sorted(
         ((spark_counts[r.rule_id], r.rule_id, r.severity.value) for r in row_suite.rules),
         reverse=True,
@@ -593,7 +596,7 @@ def _report(
         "rules broken: "
         + (", ".join(f"{rule} {n:,} ({sev})" for n, rule, sev in top if n) or "none")
     )
-    return failures
+    return broken, report
 
 
 def _validate_with_gx(

@@ -15,8 +15,10 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from bronze import ingest
+from lakehouse.cli import EXIT_QUALITY, main
 from lakehouse.delta_io import read_table, table_location, table_version
 from lakehouse.generate import GenerateSpec, generate
+from lakehouse.quality import QualityFailure
 from lakehouse.runs import new_run_id
 from lakehouse.schema import HEADER
 from lakehouse.tables import (
@@ -29,7 +31,7 @@ from lakehouse.tables import (
     SILVER_USER_SESSIONS,
 )
 from silver import build
-from tests.helpers import land
+from tests.helpers import TEST_CONF, land
 from tests.oracle import duckdb_events
 from tests.silver.test_quality import BREAKS, OK
 
@@ -267,10 +269,12 @@ _WARN = {"brand_present", "category_code_present", "user_session_present", "pric
 
 
 @pytest.mark.slow
-def test_uniqueness_is_checked_on_the_keys_a_batch_wrote(spark, home, tmp_path):
+def test_uniqueness_is_checked_on_the_keys_a_batch_wrote(spark, home, tmp_path, capsys):
     """A duplicated product among a batch's keys fails the run and leaves the batch in flight;
     the uniqueness rules evaluate exactly the rows of the keys the batch wrote, so their cost
-    follows the batch, not the history; once repaired, a rerun completes the batch."""
+    follows the batch, not the history; once repaired, a rerun completes the batch. Through the
+    command line the failure is exit code 5 and one line naming the rule, its count and the
+    report, without the "run again" advice of a failure a rerun can finish."""
     files = generate(GenerateSpec(rows=3_000, days=2, seed=21), tmp_path / "gen")
     land(home, files[0])
     run_both(spark, home)
@@ -288,8 +292,18 @@ def test_uniqueness_is_checked_on_the_keys_a_batch_wrote(spark, home, tmp_path):
     )
     land(home, files[1])
 
-    with pytest.raises(build.QualityFailure, match="products_unique: 2 rows share a product_id"):
-        run_both(spark, home)
+    conf = [arg for key, value in TEST_CONF.items() for arg in ("--conf", f"{key}={value}")]
+    command = ["run", "--home", home.home, "--layers", "bronze,silver", "--master", "local[2]"]
+    assert main([*command, *conf]) == EXIT_QUALITY  # in this process: the session is reused
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message.startswith("lakehouse run: silver batch 2 failed 1 fail rule(s): ")
+    assert "products_unique: 2 rows share a product_id in silver.products (of " in message
+    results = Path(home.home) / "dq" / "results"
+    assert f"report: {results}/silver-000002-" in message
+    assert "dq.rule_results (layer 'silver', batch 2)" in message
+    assert "run the same command again" not in message.lower()
+    with pytest.raises(QualityFailure, match="products_unique: 2 rows share a product_id"):
+        run_both(spark, home)  # a rerun fails the same way
 
     dq = read_table(spark, table_location(home, DQ_RULE_RESULTS)).where("batch = 2").collect()
     by_rule = {r["rule_id"]: (r["rows_evaluated"], r["failed_rows"]) for r in dq}
