@@ -48,6 +48,7 @@ LOCAL_CONF: dict[str, str] = {
 }
 
 LOCAL_MASTER = "local[*]"
+LOCAL_IP_ENV = "SPARK_LOCAL_IP"
 
 
 def launched_by_spark_submit() -> bool:
@@ -69,6 +70,10 @@ def spark_builder(settings: SparkSettings | None = None) -> SparkSession.Builder
         builder = builder.master(master)
     if master is not None and master.startswith("local"):
         conf.update(LOCAL_CONF)
+        if not launched_by_spark_submit():
+            # The driver JVM this starts binds its RPC, block manager and Spark UI (port 4040,
+            # no authentication) to SPARK_LOCAL_IP, and to every interface without it.
+            os.environ.setdefault(LOCAL_IP_ENV, "127.0.0.1")
     conf.update(settings.conf)
     for key, value in conf.items():
         builder = builder.config(key, value)

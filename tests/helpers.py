@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 import shutil
 import sys
@@ -55,3 +57,38 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+def listening_sockets(pid: int) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket that ``pid`` or a process under it listens on, from
+    /proc (Linux): the driver JVM that PySpark starts is a child of the Python process."""
+    pids, found = [pid], set()
+    for parent in pids:  # grows while it is walked: the whole tree
+        for task in Path(f"/proc/{parent}/task").glob("*/children"):
+            with contextlib.suppress(OSError):  # the process or descriptor went away
+                pids += [int(child) for child in task.read_text().split()]
+    inodes = set()
+    for process in pids:
+        for fd in Path(f"/proc/{process}/fd").glob("*"):
+            with contextlib.suppress(OSError):  # the process or descriptor went away
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:[") : -1])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and inode in inodes:  # 0A: LISTEN
+                address, port = local.split(":")
+                found.add((_address(address), int(port, 16)))
+    return found
+
+
+def _address(hex_address: str) -> str:
+    """/proc/net's hex form (little-endian 32-bit words) as a printable IPv4 or IPv6 address."""
+    raw = bytes.fromhex(hex_address)
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    address = ipaddress.ip_address(words)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(address)

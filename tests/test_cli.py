@@ -6,7 +6,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,8 @@ from lakehouse import cli
 from lakehouse.cli import EXIT_FAILED, EXIT_USAGE, build_parser, main
 from lakehouse.config import LakehouseConfig
 from lakehouse.ledger import refuse_pending
-from tests.helpers import REPO, lakehouse_cmd
+from lakehouse.session import LOCAL_IP_ENV
+from tests.helpers import REPO, lakehouse_cmd, listening_sockets
 from tests.serving.clients import Server, connect, free_port, query
 
 
@@ -27,6 +30,7 @@ def test_help_explains_commands_and_exit_codes(capsys):
     for word in ("generate", "run", "demo", "status", "serve", "users", "tableau", "dashboard"):
         assert word in out
     assert "Exit codes" in out and "4 another run is writing" in out
+    assert "5 a data-quality rule of severity" in out
     run_help = build_parser().parse_args(["run", "--conf", "a=b", "--layers", "bronze"])
     assert run_help.conf == [("a", "b")] and run_help.layers == ["bronze"]
 
@@ -130,8 +134,21 @@ def test_demo_runs_end_to_end_and_rerun_is_a_no_op(tmp_path):
         "demo", "--home", str(tmp_path / "home"), "--rows", "5000", "--days", "2",
         test_settings=False,
     )  # fmt: skip
-    first = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    env = {k: v for k, v in os.environ.items() if k != LOCAL_IP_ENV}  # as on a user's shell
+    with subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as running:
+        listening: set[tuple[str, int]] = set()
+        output = ThreadPoolExecutor(1).submit(running.communicate, timeout=900)
+        while not output.done():  # what the run's process tree listens on, while it runs
+            listening |= listening_sockets(running.pid)
+            time.sleep(0.5)
+        stdout, stderr = output.result()
+    first = subprocess.CompletedProcess(cmd, running.returncode, stdout, stderr)
     assert first.returncode == 0, first.stderr[-3000:]
+    # The driver's RPC, block manager and Spark UI (4040 or the next free port) on loopback.
+    assert any(4040 <= port <= 4060 for _, port in listening), listening
+    assert {address for address, _ in listening} == {"127.0.0.1"}, listening
     assert "generated 5,000 sample rows in 2 daily files" in first.stdout
     assert "bronze  ok          files 2, lines 5,002, rows 5,000, quarantined 0" in first.stdout
     assert "silver  ok          taken 5,000, added " in first.stdout

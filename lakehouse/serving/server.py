@@ -22,6 +22,7 @@ password     CUSTOM (users file)    Username and Password
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
@@ -30,7 +31,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -296,8 +297,27 @@ def serve(
                         cache.refresh(spark, config, states)
             except KeyboardInterrupt:
                 pass
+            except Exception:
+                if not stop.is_set():
+                    raise
+                # SIGTERM to the process group (systemd, a container stop) also reached the
+                # JVM, which is going down on its own: that is the stop that was asked for.
             log.info("stopping the server")
-            server.stop()
+            with _jvm_may_be_gone(stop):
+                server.stop()
         finally:
-            spark.stop()
+            with _jvm_may_be_gone(stop):
+                spark.stop()
             signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _jvm_may_be_gone(stop: threading.Event) -> Iterator[None]:
+    """Ignore a failed call into the JVM once SIGTERM was received: the signal went to the
+    whole process group, so the JVM may already have stopped."""
+    try:
+        yield
+    except Exception:
+        if not stop.is_set():
+            raise
+        log.info("the JVM had already stopped (SIGTERM to the process group)")

@@ -49,7 +49,8 @@ def running_server(
     home: str, *args: str, transport: str = "binary", auth: str = "none",
     cafile: Path | None = None, env: dict[str, str] | None = None,
 ) -> Iterator[Server]:  # fmt: skip
-    """Start ``lakehouse serve`` on a free loopback port; stop it with SIGTERM afterwards."""
+    """Start ``lakehouse serve`` on a free loopback port; stop it afterwards with SIGTERM to its
+    process group, and check that it stopped cleanly (exit code 0, "server stopped")."""
     server = Server(port=free_port(), transport=transport, auth=auth, cafile=cafile)
     cmd = lakehouse_cmd(
         "serve", "--home", home, "--port", str(server.port),
@@ -58,6 +59,7 @@ def running_server(
     process = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=subprocess_env(LAKEHOUSE_DRIVER_MEMORY="2g", **(env or {})),
+        start_new_session=True,  # its own process group, as under systemd or in a container
     )  # fmt: skip
     server.process = process
     ready = threading.Event()
@@ -78,7 +80,8 @@ def running_server(
     try:
         yield server
     finally:
-        process.send_signal(signal.SIGTERM)
+        # SIGTERM to the whole group, the server's JVM included, as systemd and docker stop do.
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             code = process.wait(timeout=120)
         except subprocess.TimeoutExpired:
