@@ -5,8 +5,9 @@ Usage (needs the dev extra for PyHive)::
     lakehouse serve --home H &            # binary transport, --auth none, port 10000
     python benchmarks/dashboard_latency.py --port 10000 --clients 4 --brands 5 --rounds 3
 
-Each client opens its own session and sends every dashboard query (``gold/dashboard.py``) for
-"all brands" and for the top ``--brands`` brands, ``--rounds`` times, after one warm-up round.
+Each client opens its own session and sends every dashboard query
+(``lakehouse/dashboard/queries.py``) for "all brands" and for the top ``--brands`` brands,
+``--rounds`` times, after one warm-up round.
 Prints p50 / p95 / max per panel and overall, and writes them as JSON with ``--json``.
 """
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from pyhive import hive
 
-from gold.dashboard import brands_sql, dashboard_queries
+from lakehouse.dashboard.queries import brands_sql, dashboard_queries
 
 
 def _percentile(values: list[float], share: float) -> float:

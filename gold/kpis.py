@@ -19,7 +19,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from silver.transform import category_segments
+from lakehouse.columns import category_segments
 
 MONEY = "decimal(18,2)"
 

@@ -136,9 +136,15 @@ def run_layers(
         raise ValueError(f"unknown layer(s) {sorted(unknown)}; choose from {list(LAYERS)}")
     options = options or RunOptions()
     results = []
-    for name in (n for n in LAYERS if n in layers):
+    chosen = [n for n in LAYERS if n in layers]
+    for step, name in enumerate(chosen, start=1):
         layer = LAYERS[name]
-        log.info("%s: starting (run %s)", name, run_id)
+        reads = ", ".join(t.name for t in layer.inputs) or f"landing files in {config.landing}"
+        writes = ", ".join(t.name for t in layer.outputs)
+        log.info(
+            "step %d of %d: %s (run %s): reads %s; writes %s",
+            step, len(chosen), name, run_id, reads, writes,
+        )  # fmt: skip
         inputs, started = versions(spark, config, layer.inputs), utc_now()
         try:
             result = layer.job(spark, config, run_id, options)
@@ -152,7 +158,11 @@ def run_layers(
             except Exception as log_error:  # keep the layer's own error as the one raised
                 log.warning("could not write the run log: %s", log_error)
             raise
-        log.info("%s: done in %.1f s", name, result.seconds)
+        log.info(
+            "step %d of %d: %s %s in %.1f s: %s",
+            step, len(chosen), name, "done" if result.ok else "done with rejected input",
+            result.seconds, ", ".join(f"{k} {v:,}" for k, v in result.counts.items()),
+        )  # fmt: skip
         append_entries(spark, config, _entry(spark, config, run_id, layer, result, started, inputs))
         results.append(result)
         crash_point(f"pipeline.after_{name}")

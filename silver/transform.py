@@ -8,6 +8,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.columns import category_segments
 from lakehouse.schema import SOURCE_COLUMNS
 from lakehouse.tables import SILVER_EVENTS
 
@@ -57,12 +58,6 @@ def merge_condition(target: str = "t", source: str = "s") -> str:
     parts = [f"{target}.event_date = {source}.event_date"]
     parts += [f"{target}.`{c}` <=> {source}.`{c}`" for c in EVENT_KEY]
     return " AND ".join(parts)
-
-
-def category_segments(category_code: Column) -> tuple[Column, Column]:
-    """(main_category, sub_category): first and second segment of ``a.b.c`` codes."""
-    parts = F.split(category_code, r"\.")
-    return parts.getItem(0), F.element_at(parts, 2)
 
 
 def product_updates(events: DataFrame) -> DataFrame:

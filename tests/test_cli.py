@@ -154,6 +154,12 @@ def test_demo_runs_end_to_end_and_rerun_is_a_no_op(tmp_path):
     assert "silver  ok          taken 5,000, added " in first.stdout
     assert "data docs: " in first.stdout and "rules broken: " in first.stdout
     assert "Calculating Metrics" not in first.stderr  # no GX progress bars in the job's log
+    # dbt-style progress: each step, what it reads and writes, how long it took, its counts
+    assert "step 1 of 3: bronze (run " in first.stderr
+    assert "reads landing files in " in first.stderr and "writes bronze.events" in first.stderr
+    assert "step 2 of 3: silver done in " in first.stderr
+    assert ": taken 5,000, added " in first.stderr
+    assert "step 3 of 3: gold done in " in first.stderr
     assert "gold    ok          dates 2" in first.stdout
     assert "top 10 brands by revenue:" in first.stdout
     assert "top 10 products by revenue:" in first.stdout

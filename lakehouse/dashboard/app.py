@@ -1,9 +1,9 @@
 """``lakehouse dashboard``: the sales performance dashboard as a web page (Dash + Plotly).
 
 It reads gold only through the Thrift server, with the SQL a Tableau workbook sends
-(:mod:`gold.dashboard`), so what it shows is what any BI client connected to the same endpoint
-sees. Every page load, brand pick and refresh tick re-queries the server: figures follow
-pipeline runs without a restart.
+(:mod:`lakehouse.dashboard.queries`), so what it shows is what any BI client connected to the
+same endpoint sees. Every page load, brand pick and refresh tick re-queries the server: figures
+follow pipeline runs without a restart.
 """
 
 from __future__ import annotations

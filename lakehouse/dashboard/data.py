@@ -1,5 +1,5 @@
 """What the dashboard shows, fetched through the Thrift server with the queries of
-:mod:`gold.dashboard` (the same ones a Tableau workbook sends)."""
+:mod:`lakehouse.dashboard.queries` (the same ones a Tableau workbook sends)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-from gold.dashboard import brands_sql, dashboard_queries, quality_sql
+from lakehouse.dashboard.queries import brands_sql, dashboard_queries, quality_sql
 from lakehouse.serving.client import Endpoint, fetch
 
 Fetch = Callable[[str], list[tuple]]

@@ -22,8 +22,8 @@ from statistics import median
 import pytest
 from pyspark.sql import functions as F
 
-from gold.dashboard import brands_sql, dashboard_queries
 from lakehouse.config import LakehouseConfig
+from lakehouse.dashboard.queries import brands_sql, dashboard_queries
 from lakehouse.delta_io import table_location
 from lakehouse.schema import HEADER
 from lakehouse.serving.views import sync_views

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from gold.dashboard import dashboard_queries, sql_string
+from lakehouse.dashboard.queries import dashboard_queries, sql_string
 from lakehouse.delta_io import ensure_table, table_location
 from lakehouse.serving.cache import GoldCache
 from lakehouse.serving.server import Auth, ServeError, ServeOptions, Transport
