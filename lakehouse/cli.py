@@ -752,18 +752,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BUSY
     except NeedsAction as error:  # a rerun would fail the same way: say what to do instead
         print(f"lakehouse {args.command}: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return error.exit_code
     except KeyboardInterrupt:
         print("interrupted; run the same command again to finish", file=sys.stderr)
         return EXIT_FAILED
     except Exception as error:
         if os.environ.get("LAKEHOUSE_DEBUG"):
             traceback.print_exc()
-        from lakehouse.quality import QualityFailure  # imports Spark: only when needed
-
-        if isinstance(error, QualityFailure):  # a rerun fails the same way: no "run again"
-            print(f"lakehouse {args.command}: {error}", file=sys.stderr)
-            return EXIT_QUALITY
         first_line = (str(error).strip().splitlines() or [""])[0][:500]
         print(
             f"lakehouse {args.command} failed: {type(error).__name__}: {first_line}",

@@ -30,6 +30,9 @@ class NeedsAction(RuntimeError):
     """A failure that running the same command again cannot fix: its one-line message says what
     to do instead (the CLI prints it without the usual "run it again" advice)."""
 
+    exit_code: int = 1
+    """What the CLI exits with (its ``EXIT_*`` codes): 1, failed, unless a kind has its own."""
+
 
 class JavaNotFound(NeedsAction):
     """No ``java`` to start Spark's JVM with."""

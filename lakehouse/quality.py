@@ -31,6 +31,8 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.config import NeedsAction
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TQDM_DISABLE", "1")  # GX's own bars are switched off in validate_with_gx
 
@@ -84,10 +86,12 @@ class BrokenRule:
         return f"{self.rule_id}: {self.failed:,} {self.what} (of {self.evaluated:,} checked)"
 
 
-class QualityFailure(RuntimeError):
+class QualityFailure(NeedsAction):
     """A rule of severity ``fail`` did not hold: the batch stays in flight, not completed. A
     rerun fails the same way until the data is repaired, so the CLI gives it an exit code of
-    its own (5) and this message: the rules, their counts, and where the report is."""
+    its own and this message: the rules, their counts, and where the report is."""
+
+    exit_code = 5  # lakehouse.cli.EXIT_QUALITY
 
     def __init__(self, layer: str, batch: int, broken: list[BrokenRule], report: str) -> None:
         self.layer, self.batch, self.broken, self.report = layer, batch, broken, report

@@ -135,11 +135,14 @@ def test_demo_runs_end_to_end_and_rerun_is_a_no_op(tmp_path):
         test_settings=False,
     )  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != LOCAL_IP_ENV}  # as on a user's shell
-    with subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as running:
+    with (
+        subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as running,
+        ThreadPoolExecutor(1) as reader,
+    ):
         listening: set[tuple[str, int]] = set()
-        output = ThreadPoolExecutor(1).submit(running.communicate, timeout=900)
+        output = reader.submit(running.communicate, timeout=900)
         while not output.done():  # what the run's process tree listens on, while it runs
             listening |= listening_sockets(running.pid)
             time.sleep(0.5)

@@ -287,7 +287,7 @@ def serve(
             _wait_for_port(options.connect_host, options.effective_port, timeout=120)
             if on_ready:
                 on_ready()
-            try:
+            with _jvm_may_be_gone(stop), contextlib.suppress(KeyboardInterrupt):
                 while not stop.wait(options.refresh_seconds):
                     changed = sync_views(spark, config, states)
                     for name in changed:
@@ -295,13 +295,6 @@ def serve(
                     if cache:
                         cache.forget(changed)
                         cache.refresh(spark, config, states)
-            except KeyboardInterrupt:
-                pass
-            except Exception:
-                if not stop.is_set():
-                    raise
-                # SIGTERM to the process group (systemd, a container stop) also reached the
-                # JVM, which is going down on its own: that is the stop that was asked for.
             log.info("stopping the server")
             with _jvm_may_be_gone(stop):
                 server.stop()
@@ -313,8 +306,9 @@ def serve(
 
 @contextlib.contextmanager
 def _jvm_may_be_gone(stop: threading.Event) -> Iterator[None]:
-    """Ignore a failed call into the JVM once SIGTERM was received: the signal went to the
-    whole process group, so the JVM may already have stopped."""
+    """Ignore a failed call into the JVM once SIGTERM was received: when the signal went to the
+    whole process group (systemd, a container stop), the JVM is going down on its own, which
+    is the stop that was asked for."""
     try:
         yield
     except Exception:
