@@ -64,13 +64,13 @@ def listening_sockets(pid: int) -> set[tuple[str, int]]:
     /proc (Linux): the driver JVM that PySpark starts is a child of the Python process."""
     pids, found = [pid], set()
     for parent in pids:  # grows while it is walked: the whole tree
-        for task in Path(f"/proc/{parent}/task").glob("*/children"):
-            with contextlib.suppress(OSError):  # the process or descriptor went away
-                pids += [int(child) for child in task.read_text().split()]
+        for task in _entries(f"/proc/{parent}/task"):
+            with contextlib.suppress(OSError):  # the thread or process went away
+                pids += [int(child) for child in (task / "children").read_text().split()]
     inodes = set()
     for process in pids:
-        for fd in Path(f"/proc/{process}/fd").glob("*"):
-            with contextlib.suppress(OSError):  # the process or descriptor went away
+        for fd in _entries(f"/proc/{process}/fd"):
+            with contextlib.suppress(OSError):  # the descriptor or process went away
                 target = os.readlink(fd)
                 if target.startswith("socket:["):
                     inodes.add(target[len("socket:[") : -1])
@@ -82,6 +82,14 @@ def listening_sockets(pid: int) -> set[tuple[str, int]]:
                 address, port = local.split(":")
                 found.add((_address(address), int(port, 16)))
     return found
+
+
+def _entries(directory: str) -> list[Path]:
+    """The entries of a /proc directory, or none if its process has exited meanwhile."""
+    try:
+        return list(Path(directory).iterdir())
+    except OSError:
+        return []
 
 
 def _address(hex_address: str) -> str:
