@@ -28,12 +28,14 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakehouse.config import HOME_ENV, LakehouseConfig, NeedsAction, SparkSettings
+from lakehouse.config import LakehouseConfig, NeedsAction, SparkSettings
 from lakehouse.dates import DateRange
+from lakehouse.environment import HOME_ENV, PASSWORD_ENV, TLS_PASSWORD_ENV, environment
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from lakehouse.pipeline import RunOptions
     from lakehouse.serving.server import ServeOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTED, EXIT_BUSY, EXIT_QUALITY = 0, 1, 2, 3, 4, 5
@@ -336,7 +338,6 @@ def _wait_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _endpoint_args(parser: argparse.ArgumentParser) -> None:
-    from lakehouse.serving.client import PASSWORD_ENV
     from lakehouse.serving.server import DEFAULT_PORTS, Auth, Transport
 
     group = parser.add_argument_group("Thrift server to read from")
@@ -360,7 +361,7 @@ def _endpoint_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve_args(parser: argparse.ArgumentParser, *, for_server: bool = True) -> None:
-    from lakehouse.serving.server import DEFAULT_PORTS, TLS_PASSWORD_ENV, Auth, Transport
+    from lakehouse.serving.server import DEFAULT_PORTS, Auth, Transport
 
     group = parser.add_argument_group("server")
     group.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
@@ -415,22 +416,15 @@ def _configure_logging(quiet: bool) -> None:
     )
     for noisy in ("py4j", "pyspark", "great_expectations", "pyhive"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if not os.environ.get("LAKEHOUSE_DEBUG"):
+    if not environment().debug:
         # pyspark logs every failed query plan as JSON; the CLI reports failures itself.
         logging.getLogger("DataFrameQueryContextLogger").setLevel(logging.CRITICAL)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from lakehouse.generate import GenerateSpec, generate
+    from lakehouse.generate import GenerateSpec, generate, prepare_output
 
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        if not os.access(args.out, os.W_OK | os.X_OK):
-            raise PermissionError("permission denied")
-    except OSError as error:
-        reason = error.strerror or str(error)
-        print(f"lakehouse generate: cannot write to --out {args.out}: {reason}", file=sys.stderr)
-        return EXIT_USAGE
+    prepare_output(args.out)
     started = time.monotonic()
     spec = GenerateSpec(
         rows=args.rows, days=args.days, start=args.start, seed=args.seed, gzip=args.gzip
@@ -463,17 +457,14 @@ def _writing(
         yield spark
 
 
-def _run_pipeline(args: argparse.Namespace, config: LakehouseConfig, layers: list[str]) -> int:
-    from lakehouse.pipeline import RunOptions, run_layers
+def _run_pipeline(
+    args: argparse.Namespace, config: LakehouseConfig, layers: list[str], options: RunOptions
+) -> int:
+    from lakehouse.pipeline import run_layers
     from lakehouse.runs import new_run_id
 
     run_id = new_run_id()
     started = time.monotonic()
-    options = RunOptions(
-        min_file_age_seconds=getattr(args, "min_file_age", 0.0),
-        full_refresh=getattr(args, "full_refresh", False),
-        dates=getattr(args, "dates", None),
-    )
     with _writing(args, config, run_id) as spark:
         results = run_layers(spark, config, layers, run_id, options)
     print(f"run {run_id}  home {config.home}")
@@ -488,19 +479,19 @@ def _run_pipeline(args: argparse.Namespace, config: LakehouseConfig, layers: lis
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    if args.dates and args.full_refresh:
-        print("lakehouse run: --dates and --full-refresh exclude each other", file=sys.stderr)
-        return EXIT_USAGE
-    if args.dates and not {"silver", "gold"} & set(args.layers):
-        print("lakehouse run: --dates needs the silver or gold layer", file=sys.stderr)
-        return EXIT_USAGE
+    from lakehouse.pipeline import RunOptions
+
+    options = RunOptions(
+        min_file_age_seconds=args.min_file_age, full_refresh=args.full_refresh, dates=args.dates
+    )
+    options.validate(args.layers)
     config = LakehouseConfig.create(args.home, args.landing)
-    return _run_pipeline(args, config, args.layers)
+    return _run_pipeline(args, config, args.layers, options)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from lakehouse.generate import GenerateSpec, generate
-    from lakehouse.pipeline import LAYERS
+    from lakehouse.pipeline import LAYERS, RunOptions
 
     config = LakehouseConfig.create(args.home, args.landing)
     landing = Path(config.landing)
@@ -509,7 +500,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"generated {args.rows:,} sample rows in {len(files)} daily files under {landing}")
     else:
         print(f"using the files already in {landing}")
-    code = _run_pipeline(args, config, list(LAYERS))
+    code = _run_pipeline(args, config, list(LAYERS), RunOptions())
     if not args.serve or code not in (EXIT_OK, EXIT_REJECTED):
         return code
     # The server needs a JVM of its own (Delta jars on the system class path): stop this one
@@ -535,7 +526,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _serve_options(args: argparse.Namespace) -> ServeOptions:
-    from lakehouse.serving.server import TLS_PASSWORD_ENV, ServeOptions
+    from lakehouse.serving.server import ServeOptions
 
     return ServeOptions(
         host=args.host,
@@ -544,7 +535,7 @@ def _serve_options(args: argparse.Namespace) -> ServeOptions:
         auth=args.auth,
         users_file=getattr(args, "users_file", None),
         tls_keystore=args.tls_keystore,
-        tls_keystore_password=os.environ.get(TLS_PASSWORD_ENV),
+        tls_keystore_password=environment().tls_keystore_password,
         allow_insecure_bind=getattr(args, "allow_insecure_bind", False),
         refresh_seconds=getattr(args, "refresh_seconds", 5.0),
         cache_gold=getattr(args, "cache_gold", True),
@@ -552,7 +543,7 @@ def _serve_options(args: argparse.Namespace) -> ServeOptions:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from lakehouse.serving.server import ServeError, serve
+    from lakehouse.serving.server import serve
     from lakehouse.tables import SERVED_TABLES
 
     config = LakehouseConfig.create(args.home, args.landing)
@@ -568,11 +559,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             print(f"  {schema:<11} {names}")
         print("Stop with Ctrl-C (or SIGTERM).", flush=True)
 
-    try:
-        serve(options, config, SparkSettings(master=args.master, conf=dict(args.conf)), ready)
-    except ServeError as error:
-        print(f"lakehouse serve: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    serve(options, config, SparkSettings(master=args.master, conf=dict(args.conf)), ready)
     print("server stopped", flush=True)
     return EXIT_OK
 
@@ -624,41 +611,51 @@ def _cmd_tableau(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class MissingExtra(NeedsAction):
+    """A command needs an optional part of the package that is not installed."""
+
+
+def _require_extra(command: str, extra: str, *modules: str) -> None:
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtra(
+            f"{command} needs the {extra} extra ({', '.join(missing)} not installed): "
+            f"pip install 'clickstream-lakehouse[{extra}]'"
+        )
+
+
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     import signal
 
+    from lakehouse.dashboard.options import DashboardOptions
+    from lakehouse.serving.client import Endpoint
+
+    options = DashboardOptions(
+        endpoint=Endpoint(
+            host=args.server_host, port=args.server_port, transport=args.transport,
+            auth=args.auth, user=args.user, password=environment().thrift_password,
+            tls_ca=args.tls_ca,
+        ),
+        host=args.host, port=args.port, refresh_seconds=args.refresh_seconds,
+        allow_insecure_bind=args.allow_insecure_bind,
+    )  # fmt: skip
+    options.validate()
+    _require_extra("lakehouse dashboard", "dashboard", "dash", "flask", "plotly", "pyhive")
     from lakehouse.dashboard.app import create_app, data_docs_folder
     from lakehouse.dashboard.data import ThriftReader
-    from lakehouse.serving.client import PASSWORD_ENV, Endpoint
-    from lakehouse.serving.server import ServeError, is_loopback, port_is_free
 
     config = LakehouseConfig.create(args.home, args.landing)
-    endpoint = Endpoint(
-        host=args.server_host, port=args.server_port, transport=args.transport, auth=args.auth,
-        user=args.user, password=os.environ.get(PASSWORD_ENV), tls_ca=args.tls_ca,
-    )  # fmt: skip
-    try:
-        if not is_loopback(args.host) and not args.allow_insecure_bind:
-            raise ServeError(
-                f"refusing to listen on {args.host}: the dashboard has no login of its own. "
-                "Use --allow-insecure-bind if the network is trusted."
-            )
-        if args.tls_ca is not None and not args.tls_ca.is_file():
-            raise ServeError(f"--tls-ca file not found: {args.tls_ca}")
-        if args.auth.value == "password" and endpoint.password is None:
-            raise ServeError(f"--auth password needs the password in ${PASSWORD_ENV}")
-        port_is_free(args.host, args.port)
-    except ServeError as error:
-        print(f"lakehouse dashboard: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    app = create_app(ThriftReader(endpoint), data_docs_folder(config.home), args.refresh_seconds)
+    app = create_app(
+        ThriftReader(options.endpoint), data_docs_folder(config.home), options.refresh_seconds
+    )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
-    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}/"
-    print(f"Dashboard ready at {url} (reading {endpoint.describe()})", flush=True)
+    print(f"Dashboard ready at {options.url} (reading {options.endpoint.describe()})", flush=True)
     print("Stop with Ctrl-C (or SIGTERM).", flush=True)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        app.run(host=args.host, port=args.port, debug=False)
+        app.run(host=options.host, port=options.port, debug=False)
     print("dashboard stopped", flush=True)
     return EXIT_OK
 
@@ -680,49 +677,25 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_maintain(args: argparse.Namespace) -> int:
-    from lakehouse.maintain import MIN_RETAIN_HOURS, MaintainOptions, maintain
-    from lakehouse.runlog import SUCCEEDED, RunLogEntry, append_entries
-    from lakehouse.runs import new_run_id, utc_now
+    from lakehouse.maintain import MaintainOptions, run_maintenance
+    from lakehouse.runs import new_run_id
     from lakehouse.tables import ALL_TABLES
 
-    if args.retain_hours < MIN_RETAIN_HOURS:
-        print(
-            f"lakehouse maintain: --retain-hours {args.retain_hours:g} is unsafe: files a "
-            f"running query or run still reads could be deleted; use at least "
-            f"{MIN_RETAIN_HOURS:g}",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    config = LakehouseConfig.create(args.home, args.landing)
     options = MaintainOptions(
         retain_hours=args.retain_hours,
         compact=not args.no_compact,
         vacuum=not args.no_vacuum,
         tables=tuple(t for t in ALL_TABLES if args.tables is None or t.name in args.tables),
     )
-    run_id, started, clock = new_run_id(), utc_now(), time.monotonic()
+    options.validate()  # before the lock and Spark
+    config = LakehouseConfig.create(args.home, args.landing)
+    run_id = new_run_id()
     with _writing(args, config, run_id) as spark:
-        done = maintain(spark, config, options)
-        counts = {
-            "tables": len(done),
-            "files_before": sum(t.files_before for t in done),
-            "files_after": sum(t.files_after for t in done),
-            "vacuumed_files": sum(t.vacuumed_files for t in done),
-            "vacuumed_bytes": sum(t.vacuumed_bytes for t in done),
-        }
-        seconds = time.monotonic() - clock
-        append_entries(spark, config, RunLogEntry(
-            run_id, "maintain", SUCCEEDED, started, utc_now(), seconds=round(seconds, 3),
-            counts=", ".join(f"{k}={v}" for k, v in counts.items()),
-        ))  # fmt: skip
+        done = run_maintenance(spark, config, options, run_id)
     print(f"maintain {run_id}  home {config.home}  retention {args.retain_hours:g} h")
-    for table in done:
+    for table in done.tables:
         print("  " + table.summary_line())
-    print(
-        f"  total   {counts['tables']} tables, files {counts['files_before']} -> "
-        f"{counts['files_after']}, vacuumed {counts['vacuumed_files']} file(s) "
-        f"({counts['vacuumed_bytes'] / 1e6:.1f} MB) in {seconds:.1f} s"
-    )
+    print("  " + done.total_line())
     return EXIT_OK
 
 
@@ -757,7 +730,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted; run the same command again to finish", file=sys.stderr)
         return EXIT_FAILED
     except Exception as error:
-        if os.environ.get("LAKEHOUSE_DEBUG"):
+        if environment().debug:
             traceback.print_exc()
         first_line = (str(error).strip().splitlines() or [""])[0][:500]
         print(

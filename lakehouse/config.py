@@ -6,49 +6,31 @@ passed down; everything below them takes plain values.
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lakehouse.environment import DEFAULT_REPORT_ROWS, Environment, environment
+from lakehouse.errors import NeedsAction
+
 DEFAULT_HOME = "lakehouse-home"
-HOME_ENV = "LAKEHOUSE_HOME"
-DEFAULT_REPORT_ROWS = 100_000
-REPORT_ROWS_ENV = "LAKEHOUSE_REPORT_ROWS"
-
-
-def _report_rows() -> int:
-    raw = os.environ.get(REPORT_ROWS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_REPORT_ROWS
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{REPORT_ROWS_ENV} must be a whole number of rows >= 1, not {raw!r}")
-    return int(raw)
-
-
-class NeedsAction(RuntimeError):
-    """A failure that running the same command again cannot fix: its one-line message says what
-    to do instead (the CLI prints it without the usual "run it again" advice)."""
-
-    exit_code: int = 1
-    """What the CLI exits with (its ``EXIT_*`` codes): 1, failed, unless a kind has its own."""
 
 
 class JavaNotFound(NeedsAction):
     """No ``java`` to start Spark's JVM with."""
 
 
-def require_java() -> None:
+def require_java(env: Environment | None = None) -> None:
     """Stop with one line, before Spark tries to start, if no JVM can be launched: PySpark
     starts ``$JAVA_HOME/bin/java`` (or ``java`` on the PATH) unless it runs inside one already
     (``spark-submit``)."""
-    if os.environ.get("PYSPARK_GATEWAY_PORT"):
+    env = env or environment()
+    if env.inside_spark_submit:
         return
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home:
-        if not (Path(java_home) / "bin" / "java").is_file():
+    if env.java_home:
+        if not (Path(env.java_home) / "bin" / "java").is_file():
             raise JavaNotFound(
-                f"JAVA_HOME={java_home} has no bin/java: point it at a Java 17 or later install"
+                f"JAVA_HOME={env.java_home} has no bin/java: point it at a Java 17 or later install"
             )
     elif shutil.which("java") is None:
         raise JavaNotFound(
@@ -98,14 +80,17 @@ class LakehouseConfig:
     report (a seeded sample above it); Spark enforces every rule on every row regardless."""
 
     @classmethod
-    def create(cls, home: str | None = None, landing: str | None = None) -> LakehouseConfig:
+    def create(
+        cls, home: str | None = None, landing: str | None = None, env: Environment | None = None
+    ) -> LakehouseConfig:
         """Resolve ``home`` (argument, else ``$LAKEHOUSE_HOME``, else ./lakehouse-home) and
         ``report_rows`` (``$LAKEHOUSE_REPORT_ROWS``, else 100,000)."""
-        resolved_home = normalize_location(home or os.environ.get(HOME_ENV) or DEFAULT_HOME)
+        env = env or environment()
+        resolved_home = normalize_location(home or env.home or DEFAULT_HOME)
         resolved_landing = (
             normalize_location(landing) if landing else join_location(resolved_home, "landing")
         )
-        return cls(home=resolved_home, landing=resolved_landing, report_rows=_report_rows())
+        return cls(home=resolved_home, landing=resolved_landing, report_rows=env.report_rows)
 
     def location(self, relative: str) -> str:
         """Absolute location of something stored under home, e.g. ``bronze/events``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 
-CRASH_ENV = "LAKEHOUSE_CRASH_AT"
+from lakehouse.environment import environment
 
 CRASH_POINTS: tuple[str, ...] = (
     "bronze.after_events",
@@ -30,5 +30,5 @@ def crash_point(name: str) -> None:
     """Die here, at once, if this run was asked to (``LAKEHOUSE_CRASH_AT=name``)."""
     if name not in CRASH_POINTS:
         raise ValueError(f"undeclared crash point {name!r}")
-    if os.environ.get(CRASH_ENV) == name:
+    if environment().crash_at == name:
         os.kill(os.getpid(), signal.SIGKILL)

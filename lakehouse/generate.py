@@ -10,6 +10,7 @@ without brand and a third without category_code; a few zero prices; prices that 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from lakehouse.errors import UsageError
 from lakehouse.schema import SOURCE_COLUMNS
 
 log = logging.getLogger("lakehouse.generate")
@@ -64,6 +66,17 @@ class GenerateSpec:
     def __post_init__(self) -> None:
         if self.rows < 1 or self.days < 1:
             raise ValueError("rows and days must be positive")
+
+
+def prepare_output(out: Path) -> None:
+    """Create ``out`` if needed; raise :class:`~lakehouse.errors.UsageError` if files cannot
+    be written there."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise PermissionError("permission denied")
+    except OSError as error:
+        raise UsageError(f"cannot write to --out {out}: {error.strerror or error}") from error
 
 
 def generate_events(spec: GenerateSpec) -> pa.Table:

@@ -29,8 +29,8 @@ from typing import Any, Self, TypeVar, get_origin, get_type_hints
 
 from pyspark.sql import SparkSession
 
-from lakehouse.config import NeedsAction
 from lakehouse.delta_io import BatchMark, newest_mark
+from lakehouse.errors import NeedsAction
 from lakehouse.parallel import run_all
 
 

@@ -13,6 +13,7 @@ from lakehouse import runlog
 from lakehouse.config import LakehouseConfig
 from lakehouse.dates import DateRange
 from lakehouse.delta_io import table_location
+from lakehouse.errors import UsageError
 from lakehouse.faults import crash_point
 from lakehouse.ledger import Batch
 from lakehouse.runlog import RunLogEntry, append_entries, versions
@@ -46,6 +47,17 @@ class RunOptions:
     adding what is new; the layers after it rebuild on their next run."""
     dates: DateRange | None = None
     """Silver and gold: after the incremental update, re-derive these event dates."""
+
+    def validate(self, layers: Sequence[str]) -> None:
+        """Raise :class:`~lakehouse.errors.UsageError` for choices that exclude each other or
+        that the chosen ``layers`` cannot honour."""
+        unknown = set(layers) - set(LAYERS)
+        if unknown:
+            raise UsageError(f"unknown layer(s) {sorted(unknown)}; choose from {list(LAYERS)}")
+        if self.dates and self.full_refresh:
+            raise UsageError("--dates and --full-refresh exclude each other")
+        if self.dates and not {"silver", "gold"} & set(layers):
+            raise UsageError("--dates needs the silver or gold layer")
 
 
 LayerJob = Callable[[SparkSession, LakehouseConfig, str, RunOptions], LayerResult]
@@ -131,10 +143,8 @@ def run_layers(
     options: RunOptions | None = None,
 ) -> list[LayerResult]:
     """Run ``layers`` (in pipeline order) and return one result per layer."""
-    unknown = set(layers) - set(LAYERS)
-    if unknown:
-        raise ValueError(f"unknown layer(s) {sorted(unknown)}; choose from {list(LAYERS)}")
     options = options or RunOptions()
+    options.validate(layers)
     results = []
     chosen = [n for n in LAYERS if n in layers]
     for step, name in enumerate(chosen, start=1):

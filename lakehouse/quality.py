@@ -1,7 +1,7 @@
 """Data-quality rules: declared once as great-expectations suites, enforced in one Spark pass.
 
-The suites live in ``expectations/*.json`` (GX suite format). Each expectation carries a
-``meta.rule_id`` and a ``meta.severity``:
+The suites live in ``expectations/*.json`` (GX suite format; the ``expectations`` package ships
+them). Each expectation carries a ``meta.rule_id`` and a ``meta.severity``:
 
 - ``drop``: a row that breaks the rule is quarantined with the ids of every rule it broke;
 - ``warn``: the row is kept and the failure counted;
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.resources
 import json
-import os
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -31,14 +31,9 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakehouse.config import NeedsAction
-
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("TQDM_DISABLE", "1")  # GX's own bars are switched off in validate_with_gx
-
-EXPECTATIONS_DIR = Path(
-    os.environ.get("LAKEHOUSE_EXPECTATIONS", Path(__file__).resolve().parents[1] / "expectations")
-)
+import expectations
+from lakehouse.environment import environment, quiet_great_expectations
+from lakehouse.errors import NeedsAction
 
 
 class Severity(StrEnum):
@@ -102,9 +97,16 @@ class QualityFailure(NeedsAction):
         )
 
 
-def load_suite(name: str, folder: Path = EXPECTATIONS_DIR) -> Suite:
-    """Read ``expectations/<name>.json``; every rule must have a unique id and a severity."""
-    raw = json.loads((folder / f"{name}.json").read_text())
+def suites_folder() -> Path:
+    """Where the suites are: ``$LAKEHOUSE_EXPECTATIONS``, else the ``expectations`` package's
+    own folder (in a checkout, and in an installed wheel, which ships the suites)."""
+    return environment().expectations or Path(str(importlib.resources.files(expectations)))
+
+
+def load_suite(name: str, folder: Path | None = None) -> Suite:
+    """Read ``<name>.json`` from ``folder`` (default :func:`suites_folder`); every rule must
+    have a unique id and a severity."""
+    raw = json.loads(((folder or suites_folder()) / f"{name}.json").read_text())
     rules = tuple(
         Rule(
             rule_id=e["meta"]["rule_id"],
@@ -259,6 +261,7 @@ def start_loading_gx() -> None:
     that :func:`validate_with_gx` finds it loaded; a failure surfaces there, not here."""
 
     def load() -> None:
+        quiet_great_expectations()
         with contextlib.suppress(Exception):
             importlib.import_module("great_expectations")
 
@@ -286,6 +289,7 @@ def validate_with_gx(
     The rows are collected once (Arrow) and validated by GX's pandas engine: GX's Spark engine
     runs a Spark job per metric, dozens per suite. Callers bound ``df`` (:func:`bounded_sample`);
     Spark's own pass enforces every row."""
+    quiet_great_expectations()
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig

@@ -8,11 +8,10 @@ are resolved from Maven Central by Ivy on first use, so a fresh machine needs no
 
 from __future__ import annotations
 
-import os
-
 from pyspark.sql import SparkSession
 
 from lakehouse.config import SparkSettings, require_java
+from lakehouse.environment import bind_local_driver_to_loopback, environment
 
 DELTA_VERSION = "4.3.1"
 SPARK_SCALA = "4.1_2.13"
@@ -48,12 +47,11 @@ LOCAL_CONF: dict[str, str] = {
 }
 
 LOCAL_MASTER = "local[*]"
-LOCAL_IP_ENV = "SPARK_LOCAL_IP"
 
 
 def launched_by_spark_submit() -> bool:
     """True when this Python driver runs inside a JVM started by ``spark-submit``."""
-    return "PYSPARK_GATEWAY_PORT" in os.environ
+    return environment().inside_spark_submit
 
 
 def spark_builder(settings: SparkSettings | None = None) -> SparkSession.Builder:
@@ -65,15 +63,13 @@ def spark_builder(settings: SparkSettings | None = None) -> SparkSession.Builder
     if not launched_by_spark_submit():
         master = master or LOCAL_MASTER
         conf["spark.jars.packages"] = DELTA_PACKAGE
-        conf["spark.driver.memory"] = os.environ.get("LAKEHOUSE_DRIVER_MEMORY", "4g")
+        conf["spark.driver.memory"] = environment().driver_memory
     if master:
         builder = builder.master(master)
     if master is not None and master.startswith("local"):
         conf.update(LOCAL_CONF)
         if not launched_by_spark_submit():
-            # The driver JVM this starts binds its RPC, block manager and Spark UI (port 4040,
-            # no authentication) to SPARK_LOCAL_IP, and to every interface without it.
-            os.environ.setdefault(LOCAL_IP_ENV, "127.0.0.1")
+            bind_local_driver_to_loopback()
     conf.update(settings.conf)
     for key, value in conf.items():
         builder = builder.config(key, value)
@@ -84,5 +80,5 @@ def get_spark(settings: SparkSettings | None = None) -> SparkSession:
     """Create (or reuse) the SparkSession for ``settings`` with a quiet log level."""
     require_java()
     spark = spark_builder(settings).getOrCreate()
-    spark.sparkContext.setLogLevel(os.environ.get("LAKEHOUSE_SPARK_LOG_LEVEL", "ERROR"))
+    spark.sparkContext.setLogLevel(environment().spark_log_level)
     return spark

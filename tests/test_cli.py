@@ -16,8 +16,8 @@ import pytest
 from lakehouse import cli
 from lakehouse.cli import EXIT_FAILED, EXIT_USAGE, build_parser, main
 from lakehouse.config import LakehouseConfig
+from lakehouse.environment import LOCAL_IP_ENV
 from lakehouse.ledger import refuse_pending
-from lakehouse.session import LOCAL_IP_ENV
 from tests.helpers import REPO, lakehouse_cmd, listening_sockets
 from tests.serving.clients import Server, connect, free_port, query
 

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlparse
 
 import pyspark
 
+from lakehouse.environment import environment
 from lakehouse.session import DELTA_PACKAGE
 
 AUTHENTICATOR_CLASS = "lakehouse.serving.LakehouseUsersAuthenticator"
@@ -37,8 +38,7 @@ class ClasspathError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(root) / "lakehouse"
+    return environment().cache_home / "lakehouse"
 
 
 def spark_jars_dir() -> Path:

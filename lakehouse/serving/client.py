@@ -15,8 +15,6 @@ from typing import Any
 
 from lakehouse.serving.server import DEFAULT_PORTS, HTTP_PATH, Auth, Transport
 
-PASSWORD_ENV = "LAKEHOUSE_THRIFT_PASSWORD"
-
 
 @dataclass(frozen=True)
 class Endpoint:

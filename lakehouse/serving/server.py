@@ -37,12 +37,13 @@ from enum import StrEnum
 from pathlib import Path
 
 from lakehouse.config import LakehouseConfig, SparkSettings
+from lakehouse.environment import TLS_PASSWORD_ENV
+from lakehouse.errors import UsageError
 
 log = logging.getLogger("lakehouse.serve")
 
 HTTP_PATH = "cliservice"
 DEFAULT_PORTS = {"binary": 10000, "http": 10001}
-TLS_PASSWORD_ENV = "LAKEHOUSE_TLS_KEYSTORE_PASSWORD"
 
 
 class Transport(StrEnum):
@@ -56,7 +57,7 @@ class Auth(StrEnum):
     PASSWORD = "password"
 
 
-class ServeError(ValueError):
+class ServeError(UsageError):
     """Options that cannot be served safely or at all; the message says why and what to do."""
 
 

@@ -1,6 +1,7 @@
 """spark-submit entry point for the gold layer.
 
-    spark-submit --packages io.delta:delta-spark_4.1_2.13:4.3.1 gold/job.py --home DIR
+    spark-submit --packages io.delta:delta-spark_4.1_2.13:4.3.1 \
+      "$(python -m lakehouse.jobs gold)" --home DIR
 
 Takes the same options as ``lakehouse run`` (``--full-refresh`` rebuilds gold from silver).
 """

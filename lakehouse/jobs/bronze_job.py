@@ -1,6 +1,7 @@
 """spark-submit entry point for the bronze layer.
 
-    spark-submit --packages io.delta:delta-spark_4.1_2.13:4.3.1 bronze/job.py --home DIR
+    spark-submit --packages io.delta:delta-spark_4.1_2.13:4.3.1 \
+      "$(python -m lakehouse.jobs bronze)" --home DIR
 
 Takes the same options as ``lakehouse run`` (``--home``, ``--landing``, ``--conf``,
 ``--full-refresh`` ...).

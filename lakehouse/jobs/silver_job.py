@@ -1,6 +1,7 @@
 """spark-submit entry point for the silver layer.
 
-    spark-submit --packages io.delta:delta-spark_4.1_2.13:4.3.1 silver/job.py --home DIR
+    spark-submit --packages io.delta:delta-spark_4.1_2.13:4.3.1 \
+      "$(python -m lakehouse.jobs silver)" --home DIR
 
 Takes the same options as ``lakehouse run``.
 """
