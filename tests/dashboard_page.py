@@ -105,13 +105,14 @@ def top_n(values: dict, n: int = 10) -> dict:
 
 
 @contextmanager
-def running_dashboard(home: str, server_port: int) -> Iterator[str]:
-    """A ``lakehouse dashboard`` on a free port, reading the server on ``server_port``;
-    yields its URL once it answers, stops it with SIGTERM after (it must exit 0)."""
+def running_dashboard(home: str, server_port: int, host: str = "127.0.0.1") -> Iterator[str]:
+    """A ``lakehouse dashboard`` on a free port of ``host``, reading the server on
+    ``server_port``; yields its URL once it answers, stops it with SIGTERM after (it must exit
+    0)."""
     port = free_port()
     cmd = lakehouse_cmd(
-        "dashboard", "--home", home, "--port", str(port), "--server-port", str(server_port),
-        "--refresh-seconds", "10",
+        "dashboard", "--home", home, "--host", host, "--port", str(port),
+        "--server-port", str(server_port), "--refresh-seconds", "10",
     )  # fmt: skip
     process = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=subprocess_env()
@@ -120,7 +121,7 @@ def running_dashboard(home: str, server_port: int) -> Iterator[str]:
     threading.Thread(
         target=lambda: [output.append(line) for line in process.stdout], daemon=True
     ).start()
-    url = f"http://127.0.0.1:{port}/"
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
     deadline = time.monotonic() + 180
     while True:
         try:

@@ -8,6 +8,7 @@ pipeline run: tests/serving/test_served_home.py.)
 from __future__ import annotations
 
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -40,6 +41,7 @@ def test_refused_options_exit_2_with_one_line(tmp_path):
             ("--host", "0.0.0.0"): "refusing to listen on 0.0.0.0",
             ("--auth", "password"): "LAKEHOUSE_THRIFT_PASSWORD",
             ("--tls-ca", str(tmp_path / "missing.pem")): "--tls-ca file not found",
+            ("--refresh-seconds", "0"): "--refresh-seconds must be more than 0, not 0",
         }
         for args, message in cases.items():
             result = subprocess.run(
@@ -48,3 +50,10 @@ def test_refused_options_exit_2_with_one_line(tmp_path):
             )  # fmt: skip
             assert result.returncode == 2, (args, result.stderr)
             assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+def test_listens_on_ipv6_loopback(tmp_path):
+    with running_dashboard(str(tmp_path / "home"), free_port(), host="::1") as url:
+        assert url.startswith("http://[::1]:")
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert "<title>Sales performance</title>" in page.read().decode()

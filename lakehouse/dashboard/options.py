@@ -3,11 +3,18 @@ the options are checked before the dashboard's extra is loaded)."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from lakehouse.environment import PASSWORD_ENV
 from lakehouse.serving.client import Endpoint
-from lakehouse.serving.server import Auth, ServeError, is_loopback, port_is_free
+from lakehouse.serving.server import (
+    Auth,
+    ServeError,
+    is_loopback,
+    port_is_free,
+    positive_refresh,
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,7 @@ class DashboardOptions:
     def validate(self) -> None:
         """Raise :class:`~lakehouse.serving.server.ServeError` (a usage error) for options that
         cannot be served safely or at all, before anything starts."""
+        positive_refresh(self.refresh_seconds)
         if not is_loopback(self.host) and not self.allow_insecure_bind:
             raise ServeError(
                 f"refusing to listen on {self.host}: the dashboard has no login of its own. "
@@ -39,4 +47,12 @@ class DashboardOptions:
     def url(self) -> str:
         """Where a browser on this machine opens the page."""
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
-        return f"http://{host}:{self.port}/"
+        return f"http://{_url_host(host)}:{self.port}/"
+
+
+def _url_host(host: str) -> str:
+    """``host`` as a URL writes it: an IPv6 address in brackets."""
+    try:
+        return f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
+    except ValueError:  # a name
+        return host

@@ -74,11 +74,21 @@ def port_is_free(host: str, port: int) -> None:
     """Raise :class:`ServeError` unless ``host:port`` can be listened on right now."""
     if not 0 < port < 65536:
         raise ServeError(f"invalid port {port}")
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        raise ServeError(f"cannot resolve --host {host!r}: {error}") from error
+    with socket.socket(family, socket.SOCK_STREAM) as probe:  # IPv4 or IPv6 (::1)
         try:
-            probe.bind((host, port))
+            probe.bind(address)
         except OSError as error:
             raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}") from error
+
+
+def positive_refresh(seconds: float) -> None:
+    """Raise :class:`ServeError` unless ``--refresh-seconds`` is a positive interval."""
+    if not seconds > 0:
+        raise ServeError(f"--refresh-seconds must be more than 0, not {seconds:g}")
 
 
 def default_users_file(config: LakehouseConfig) -> Path:
@@ -125,6 +135,7 @@ class ServeOptions:
 
     def validate(self, config: LakehouseConfig) -> None:
         """Refuse unsafe or impossible settings before any JVM starts."""
+        positive_refresh(self.refresh_seconds)
         if not is_loopback(self.host) and self.auth is not Auth.PASSWORD:
             if not self.allow_insecure_bind:
                 raise ServeError(

@@ -107,7 +107,10 @@ def test_unsafe_or_impossible_options_are_refused_before_starting(home, tmp_path
         port = taken.getsockname()[1]
         with pytest.raises(ServeError, match="cannot listen"):
             ServeOptions(port=port).validate(home)
+    with pytest.raises(ServeError, match="--refresh-seconds must be more than 0"):
+        ServeOptions(refresh_seconds=0).validate(home)
     ServeOptions(host="0.0.0.0", allow_insecure_bind=True, port=free_port()).validate(home)
+    ServeOptions(host="::1", port=free_port()).validate(home)  # IPv6 loopback
 
 
 def test_serve_refuses_a_public_address_with_a_clear_message(home):
