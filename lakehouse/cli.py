@@ -393,6 +393,12 @@ def _serve_args(parser: argparse.ArgumentParser, *, for_server: bool = True) -> 
         help="listen on a non-loopback address without password authentication",
     )
     group.add_argument(
+        "--allow-cleartext-passwords",
+        action="store_true",
+        help="accept --auth password on a non-loopback address without --tls-keystore "
+        "(passwords cross the network unencrypted)",
+    )
+    group.add_argument(
         "--refresh-seconds",
         type=float,
         default=5.0,
@@ -537,6 +543,7 @@ def _serve_options(args: argparse.Namespace) -> ServeOptions:
         tls_keystore=args.tls_keystore,
         tls_keystore_password=environment().tls_keystore_password,
         allow_insecure_bind=getattr(args, "allow_insecure_bind", False),
+        allow_cleartext_passwords=getattr(args, "allow_cleartext_passwords", False),
         refresh_seconds=getattr(args, "refresh_seconds", 5.0),
         cache_gold=getattr(args, "cache_gold", True),
     )

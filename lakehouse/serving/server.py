@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -108,9 +108,14 @@ class ServeOptions:
     """Hashed users for ``--auth password`` (default ``<home>/serving/users``)."""
     tls_keystore: Path | None = None
     """PKCS12/JKS keystore with the server's certificate; TLS is on when set."""
-    tls_keystore_password: str | None = None
+    tls_keystore_password: str | None = field(default=None, repr=False)
+    """Read from the environment; handed to the running JVM only (:meth:`secret_hadoop_conf`),
+    never as a Spark conf, which PySpark would put on spark-submit's command line."""
     allow_insecure_bind: bool = False
     """Allow a non-loopback address without password authentication."""
+    allow_cleartext_passwords: bool = False
+    """Allow ``--auth password`` on a non-loopback address without TLS (passwords then cross
+    the network readable by anyone on the path)."""
     refresh_seconds: float = 5.0
     """How often new tables and new versions of cached tables are looked for."""
     cache_gold: bool = True
@@ -151,6 +156,17 @@ class ServeOptions:
                     f"--auth password needs a users file; none at {users}. "
                     "Add a user first: lakehouse users add NAME"
                 )
+        if (
+            self.auth is Auth.PASSWORD
+            and self.tls_keystore is None
+            and not is_loopback(self.host)
+            and not self.allow_cleartext_passwords
+        ):
+            raise ServeError(
+                f"refusing --auth password on {self.host} without TLS: passwords would cross "
+                "the network in clear text. Add --tls-keystore, or --allow-cleartext-passwords "
+                "if the network is trusted."
+            )
         if self.tls_keystore is not None:
             if not self.tls_keystore.is_file():
                 raise ServeError(f"TLS keystore not found: {self.tls_keystore}")
@@ -174,8 +190,14 @@ class ServeOptions:
         if self.tls_keystore is not None:
             conf["hive.server2.use.SSL"] = "true"
             conf["hive.server2.keystore.path"] = str(self.tls_keystore.resolve())
-            conf["hive.server2.keystore.password"] = self.tls_keystore_password or ""
         return {f"spark.hadoop.{key}": value for key, value in conf.items()}
+
+    def secret_hadoop_conf(self) -> dict[str, str]:
+        """Settings that must not appear in any process's arguments: set on the running
+        driver's Hadoop configuration, which HiveServer2 copies into its HiveConf."""
+        if self.tls_keystore is None:
+            return {}
+        return {"hive.server2.keystore.password": self.tls_keystore_password or ""}
 
     def java_properties(self, config: LakehouseConfig) -> dict[str, str]:
         """JVM system properties: Hive reads the password provider from a fresh HiveConf."""
@@ -292,6 +314,9 @@ def serve(
             sync_views(spark, config, states)
             if cache:
                 cache.refresh(spark, config, states)
+            hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
+            for key, value in options.secret_hadoop_conf().items():
+                hadoop_conf.set(key, value)
             jvm = spark.sparkContext._jvm
             server = jvm.org.apache.spark.sql.hive.thriftserver.HiveThriftServer2.startWithContext(
                 spark._jsparkSession.sqlContext()

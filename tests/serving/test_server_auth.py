@@ -6,7 +6,9 @@ Each server runs on an empty home (placeholder views), which is all a login need
 from __future__ import annotations
 
 import base64
+import statistics
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from lakehouse.config import LakehouseConfig
+from lakehouse.serving.server import default_users_file
+from lakehouse.serving.users import set_user
 from tests.helpers import lakehouse_cmd
 from tests.serving.clients import beeline, connect, query, running_server
 
@@ -54,6 +58,19 @@ def tls(tmp_path_factory) -> dict[str, Path]:
     return {"keystore": keystore, "pem": pem, "truststore": truststore}
 
 
+def _arguments_containing(secret: str) -> list[str]:
+    """The command lines of this machine's processes that contain ``secret``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            arguments = cmdline.read_bytes()
+        except OSError:  # the process exited, or is not ours to read
+            continue
+        if secret.encode() in arguments:
+            found.append(arguments.replace(b"\0", b" ").decode(errors="replace")[:300])
+    return found
+
+
 def _home(tmp_path: Path) -> LakehouseConfig:
     return LakehouseConfig.create(str(tmp_path / "home"))
 
@@ -67,6 +84,8 @@ def test_binary_password_over_tls(tmp_path, tls):
     ) as server:  # fmt: skip
         with connect(server, "alice", "correct-horse") as connection:
             assert query(connection, "SELECT COUNT(*) FROM kpi_summary") == [(0,)]
+            # The keystore password reached the JVM (TLS works) without any argument list.
+            assert _arguments_containing(STOREPASS) == []
         for user, password in (("alice", "wrong"), ("mallory", "correct-horse")):
             with pytest.raises(Exception):  # noqa: B017 - any refusal; a session must not open
                 connect(server, user, password)
@@ -86,6 +105,7 @@ def test_binary_password_over_tls(tmp_path, tls):
         assert out.split() == ["n", "0"]
         with pytest.raises(AssertionError, match="beeline failed"):
             beeline(url, "SELECT 1;", "alice", "wrong")
+    assert not [line for line in server.output if STOREPASS in line]
 
 
 def test_http_username(tmp_path):
@@ -124,3 +144,39 @@ def test_http_password_over_tls(tmp_path, tls):
         )
         out = beeline(url, "SELECT COUNT(*) AS n FROM orders;", "alice", "correct-horse")
         assert out.split() == ["n", "0"]
+
+
+def _refusal_seconds(server, user: str, password: str) -> float:
+    """How long the server takes to refuse a login."""
+    start = time.perf_counter()
+    with pytest.raises(Exception):  # noqa: B017 - any refusal; a session must not open
+        connect(server, user, password)
+    return time.perf_counter() - start
+
+
+def test_refusals_do_not_tell_which_names_exist_and_repeated_failures_are_slowed(tmp_path):
+    config = _home(tmp_path)
+    users = default_users_file(config)
+    known = [f"user{i:02d}" for i in range(20)]
+    for name in known:
+        set_user(users, name, f"secret-of-{name}")
+    set_user(users, "alice", "correct-horse")
+    with running_server(config.home, auth="password") as server:
+        _refusal_seconds(server, "warm-up", "x")  # the first login loads classes and the file
+        # Each name is tried once, so no try is slowed by the throttle; interleaved, so a
+        # change in the machine's load falls on both cases alike.
+        wrong_password, unknown_name = [], []
+        for i, name in enumerate(known):
+            wrong_password.append(_refusal_seconds(server, name, "wrong"))
+            unknown_name.append(_refusal_seconds(server, f"nobody{i:02d}", "wrong"))
+        a, b = statistics.median(wrong_password), statistics.median(unknown_name)
+        assert abs(a - b) <= 0.25 * max(a, b), (wrong_password, unknown_name)
+        assert min(unknown_name) > 0.05  # the unknown name did cost a PBKDF2 check
+
+        # One name failing again and again: three tries are free, then 0.5 s, 1 s, 2 s, ...
+        tries = [_refusal_seconds(server, "alice", f"guess-{i}") for i in range(6)]
+        assert tries[5] >= tries[0] + 1.5, tries
+        assert tries[3] >= tries[0] + 0.4, tries
+        with connect(server, "alice", "correct-horse") as connection:  # success resets it
+            assert query(connection, "SELECT 1") == [(1,)]
+        assert _refusal_seconds(server, "alice", "guess-again") < tries[0] + 0.4

@@ -12,9 +12,21 @@ import pytest
 from lakehouse.dashboard.queries import dashboard_queries, sql_string
 from lakehouse.delta_io import ensure_table, table_location
 from lakehouse.serving.cache import GoldCache
-from lakehouse.serving.server import Auth, ServeError, ServeOptions, Transport
+from lakehouse.serving.server import (
+    Auth,
+    ServeError,
+    ServeOptions,
+    Transport,
+    default_users_file,
+)
 from lakehouse.serving.tableau import write_datasources
-from lakehouse.serving.users import read_users, remove_user, set_user, verify_password
+from lakehouse.serving.users import (
+    hash_password,
+    read_users,
+    remove_user,
+    set_user,
+    verify_password,
+)
 from lakehouse.serving.views import ViewState, sync_views
 from lakehouse.tables import GOLD_KPI_SUMMARY, SERVED_TABLES
 from tests.helpers import lakehouse_cmd
@@ -94,6 +106,16 @@ def test_users_file_keeps_hashes_only(tmp_path):
     assert remove_user(path, "alice") and read_users(path) == {}
 
 
+def test_new_hashes_use_600k_iterations_and_old_ones_are_upgraded_when_set(tmp_path):
+    path = tmp_path / "users"
+    path.write_text(f"carol:{hash_password('old one', iterations=310_000)}\n")
+    old = read_users(path)["carol"]
+    assert old.split(":")[1] == "310000" and verify_password("old one", old)  # still accepted
+    assert set_user(path, "carol", "new one") is False
+    new = read_users(path)["carol"]
+    assert int(new.split(":")[1]) >= 600_000 and verify_password("new one", new)
+
+
 def test_unsafe_or_impossible_options_are_refused_before_starting(home, tmp_path):
     with pytest.raises(ServeError, match="without password authentication"):
         ServeOptions(host="0.0.0.0").validate(home)
@@ -107,6 +129,14 @@ def test_unsafe_or_impossible_options_are_refused_before_starting(home, tmp_path
         port = taken.getsockname()[1]
         with pytest.raises(ServeError, match="cannot listen"):
             ServeOptions(port=port).validate(home)
+    users = tmp_path / "users"
+    set_user(users, "alice", "a password")
+    with pytest.raises(ServeError, match="without TLS: passwords would cross the network"):
+        ServeOptions(host="0.0.0.0", auth=Auth.PASSWORD, users_file=users).validate(home)
+    ServeOptions(
+        host="0.0.0.0", auth=Auth.PASSWORD, users_file=users, allow_cleartext_passwords=True,
+        port=free_port(),
+    ).validate(home)  # fmt: skip
     with pytest.raises(ServeError, match="--refresh-seconds must be more than 0"):
         ServeOptions(refresh_seconds=0).validate(home)
     ServeOptions(host="0.0.0.0", allow_insecure_bind=True, port=free_port()).validate(home)
@@ -121,6 +151,26 @@ def test_serve_refuses_a_public_address_with_a_clear_message(home):
     assert result.returncode == 2
     assert "refusing to listen on 0.0.0.0 without password authentication" in result.stderr
     assert "Traceback" not in result.stderr
+    set_user(default_users_file(home), "alice", "a password")
+    cleartext = subprocess.run(
+        lakehouse_cmd("serve", "--home", home.home, "--host", "0.0.0.0", "--auth", "password"),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert cleartext.returncode == 2
+    assert cleartext.stderr.count("\n") == 1 and "Traceback" not in cleartext.stderr
+    assert "refusing --auth password on 0.0.0.0 without TLS" in cleartext.stderr
+
+
+def test_the_keystore_password_is_no_spark_conf_and_not_in_repr(home, tmp_path):
+    options = ServeOptions(
+        tls_keystore=tmp_path / "server.p12", tls_keystore_password="s3cret", auth=Auth.PASSWORD
+    )
+    # Spark confs and JVM options end up on spark-submit's command line; neither may hold it.
+    passed = {**options.hive_conf(), **options.java_properties(home)}
+    assert "hive.server2.use.SSL" in str(passed)
+    assert not [k for k, v in passed.items() if "s3cret" in v or "password" in k]
+    assert options.secret_hadoop_conf() == {"hive.server2.keystore.password": "s3cret"}
+    assert "s3cret" not in repr(options)
 
 
 def test_jdbc_urls_match_the_settings():

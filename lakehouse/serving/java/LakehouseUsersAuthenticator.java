@@ -2,16 +2,17 @@
 //
 // Users live in a text file written by `lakehouse users add`: one line per user,
 //   name:pbkdf2-sha256:<iterations>:<salt, base64>:<hash, base64>
-// The file is re-read when it changes, so adding or removing a user needs no restart.
+// The file is re-read when its content changes, so adding or removing a user needs no restart.
 // Passwords are never stored; a successful check is remembered (as a salted SHA-256 of the
 // pair, in memory only) so HTTP clients that authenticate every request stay fast.
+// An unknown user costs the same PBKDF2 work as a known one (a dummy hash), so the time of a
+// refusal does not tell which names exist; failures in a row for one name are slowed down.
 package lakehouse.serving;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.Base64;
@@ -30,9 +31,20 @@ public final class LakehouseUsersAuthenticator implements PasswdAuthenticationPr
 
   private static final byte[] PEPPER = new SecureRandom().generateSeed(32);
   private static final Map<String, byte[]> ACCEPTED = new ConcurrentHashMap<>();
+  private static final Map<String, Integer> FAILURES = new ConcurrentHashMap<>();
+  /** Failures in a row a name may have before each further attempt waits. */
+  static final int FREE_FAILURES = 3;
+  static final long FIRST_DELAY_MS = 500;
+  static final long MAX_DELAY_MS = 8_000;
+  /** Iterations of the dummy hash checked for an unknown user: those of new hashes. */
+  static final int DUMMY_ITERATIONS = 600_000;
+  private static final String[] DUMMY = {
+    "", "pbkdf2-sha256", Integer.toString(DUMMY_ITERATIONS),
+    Base64.getEncoder().encodeToString(new SecureRandom().generateSeed(16)),
+    Base64.getEncoder().encodeToString(new byte[32]),
+  };
   private static volatile Map<String, String[]> users = new HashMap<>();
-  private static volatile FileTime loadedStamp;
-  private static volatile long loadedSize = -1;
+  private static volatile byte[] loadedDigest;
 
   private Configuration conf;
   private Path usersFile;
@@ -73,20 +85,46 @@ public final class LakehouseUsersAuthenticator implements PasswdAuthenticationPr
     if (known != null && memo != null && MessageDigest.isEqual(known, memo)) {
       return;
     }
-    if (entry == null || !verify(password, entry)) {
+    slowDown(user);
+    boolean valid = verify(password, entry == null ? DUMMY : entry) && entry != null;
+    if (!valid) {
+      if (FAILURES.size() > 100_000) { // names made up by the million must not fill the heap
+        FAILURES.clear();
+      }
+      FAILURES.merge(user, 1, Integer::sum);
       throw new AuthenticationException("wrong user name or password");
     }
+    FAILURES.remove(user);
     ACCEPTED.put(user, memo);
+  }
+
+  /** Wait before checking a name that failed more than FREE_FAILURES times in a row: 0.5 s,
+   *  then twice as long each time, at most 8 s (until a check of that name succeeds). */
+  private static void slowDown(String user) throws AuthenticationException {
+    int failures = FAILURES.getOrDefault(user, 0);
+    if (failures < FREE_FAILURES) {
+      return;
+    }
+    int doublings = Math.min(failures - FREE_FAILURES, 10);
+    long delay = Math.min(FIRST_DELAY_MS << doublings, MAX_DELAY_MS);
+    try {
+      Thread.sleep(delay);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AuthenticationException("interrupted");
+    }
   }
 
   private Map<String, String[]> load() throws AuthenticationException {
     try {
-      FileTime stamp = Files.getLastModifiedTime(usersFile);
-      long size = Files.size(usersFile);
-      if (!stamp.equals(loadedStamp) || size != loadedSize) {
+      // The file is small: compare its content, so a change within the file system's mtime
+      // resolution that keeps the size (a new password of the same length) is seen too.
+      byte[] content = Files.readAllBytes(usersFile);
+      byte[] digest = MessageDigest.getInstance("SHA-256").digest(content);
+      if (loadedDigest == null || !MessageDigest.isEqual(digest, loadedDigest)) {
         synchronized (LakehouseUsersAuthenticator.class) {
           Map<String, String[]> parsed = new HashMap<>();
-          for (String line : Files.readAllLines(usersFile, StandardCharsets.UTF_8)) {
+          for (String line : new String(content, StandardCharsets.UTF_8).split("\n")) {
             String trimmed = line.trim();
             if (trimmed.isEmpty() || trimmed.startsWith("#")) {
               continue;
@@ -98,13 +136,14 @@ public final class LakehouseUsersAuthenticator implements PasswdAuthenticationPr
           }
           users = parsed;
           ACCEPTED.clear();
-          loadedStamp = stamp;
-          loadedSize = size;
+          loadedDigest = digest;
         }
       }
       return users;
     } catch (java.io.IOException e) {
       throw new AuthenticationException("cannot read the users file " + usersFile, e);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new AuthenticationException("no SHA-256 in this JVM", e);
     }
   }
 
