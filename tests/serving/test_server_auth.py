@@ -6,6 +6,7 @@ Each server runs on an empty home (placeholder views), which is all a login need
 from __future__ import annotations
 
 import base64
+import os
 import statistics
 import subprocess
 import time
@@ -180,3 +181,14 @@ def test_refusals_do_not_tell_which_names_exist_and_repeated_failures_are_slowed
         with connect(server, "alice", "correct-horse") as connection:  # success resets it
             assert query(connection, "SELECT 1") == [(1,)]
         assert _refusal_seconds(server, "alice", "guess-again") < tries[0] + 0.4
+
+        # A new password, written within the file system's time resolution (simulated: the old
+        # mtime is put back), in a file of the same size (every hash line is as long): the
+        # server reloads on content, so the old password stops working at once.
+        before = users.stat()
+        set_user(users, "alice", "battery-staple")
+        os.utime(users, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert users.stat().st_size == before.st_size
+        with connect(server, "alice", "battery-staple") as connection:
+            assert query(connection, "SELECT 2") == [(2,)]
+        _refusal_seconds(server, "alice", "correct-horse")
