@@ -322,8 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="how often an open page re-queries the server (default 60)",
     )  # fmt: skip
     page.add_argument(
-        "--allow-insecure-bind", action="store_true",
-        help="listen on a non-loopback address (the page has no login of its own)",
+        "--login", action="store_true",
+        help="ask for a login (users of 'lakehouse users add') even on loopback; on any other "
+        "address the login is always on",
+    )  # fmt: skip
+    page.add_argument("--users-file", type=Path, help="default: <home>/serving/users")
+    page.add_argument(
+        "--threads", type=int, default=4,
+        help="requests served at once, and so Thrift sessions held at most (default 4)",
     )  # fmt: skip
     _endpoint_args(dashboard)
     return parser
@@ -397,6 +403,15 @@ def _serve_args(parser: argparse.ArgumentParser, *, for_server: bool = True) -> 
         action="store_true",
         help="accept --auth password on a non-loopback address without --tls-keystore "
         "(passwords cross the network unencrypted)",
+    )
+    group.add_argument(
+        "--read-only",
+        choices=["on", "off"],
+        default="on",
+        help="on (default): clients may only query the served views, SHOW, DESCRIBE, "
+        "EXPLAIN, USE and SET a few session settings; every other statement is refused. "
+        "off: any SQL the "
+        "server process may run (ADD JAR, SQL on files, INSERT ...), for a trusted admin only",
     )
     group.add_argument(
         "--refresh-seconds",
@@ -546,6 +561,7 @@ def _serve_options(args: argparse.Namespace) -> ServeOptions:
         allow_cleartext_passwords=getattr(args, "allow_cleartext_passwords", False),
         refresh_seconds=getattr(args, "refresh_seconds", 5.0),
         cache_gold=getattr(args, "cache_gold", True),
+        read_only=getattr(args, "read_only", "on") == "on",
     )
 
 
@@ -638,7 +654,9 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
     from lakehouse.dashboard.options import DashboardOptions
     from lakehouse.serving.client import Endpoint
+    from lakehouse.serving.server import default_users_file
 
+    config = LakehouseConfig.create(args.home, args.landing)
     options = DashboardOptions(
         endpoint=Endpoint(
             host=args.server_host, port=args.server_port, transport=args.transport,
@@ -646,23 +664,28 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
             tls_ca=args.tls_ca,
         ),
         host=args.host, port=args.port, refresh_seconds=args.refresh_seconds,
-        allow_insecure_bind=args.allow_insecure_bind,
+        users_file=args.users_file or default_users_file(config), login=args.login,
+        threads=args.threads,
     )  # fmt: skip
     options.validate()
-    _require_extra("lakehouse dashboard", "dashboard", "dash", "flask", "plotly", "pyhive")
-    from lakehouse.dashboard.app import create_app, data_docs_folder
+    _require_extra(
+        "lakehouse dashboard", "dashboard", "dash", "flask", "plotly", "pyhive", "waitress"
+    )
+    from lakehouse.dashboard.app import create_app, data_docs_folder, serve_app
     from lakehouse.dashboard.data import ThriftReader
 
-    config = LakehouseConfig.create(args.home, args.landing)
     app = create_app(
         ThriftReader(options.endpoint), data_docs_folder(config.home), options.refresh_seconds
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
-    print(f"Dashboard ready at {options.url} (reading {options.endpoint.describe()})", flush=True)
+    login = f", login as a user of {options.users_file}" if options.needs_login else ""
+    print(
+        f"Dashboard ready at {options.url} (reading {options.endpoint.describe()}{login})",
+        flush=True,
+    )
     print("Stop with Ctrl-C (or SIGTERM).", flush=True)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        app.run(host=options.host, port=options.port, debug=False)
+        serve_app(app, options)
     print("dashboard stopped", flush=True)
     return EXIT_OK
 

@@ -105,14 +105,16 @@ def top_n(values: dict, n: int = 10) -> dict:
 
 
 @contextmanager
-def running_dashboard(home: str, server_port: int, host: str = "127.0.0.1") -> Iterator[str]:
+def running_dashboard(
+    home: str, server_port: int, *args: str, host: str = "127.0.0.1"
+) -> Iterator[str]:
     """A ``lakehouse dashboard`` on a free port of ``host``, reading the server on
     ``server_port``; yields its URL once it answers, stops it with SIGTERM after (it must exit
     0)."""
     port = free_port()
     cmd = lakehouse_cmd(
         "dashboard", "--home", home, "--host", host, "--port", str(port),
-        "--server-port", str(server_port), "--refresh-seconds", "10",
+        "--server-port", str(server_port), "--refresh-seconds", "10", *args,
     )  # fmt: skip
     process = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=subprocess_env()
@@ -151,6 +153,17 @@ const t = plot._fullData[0];
 const list = (v) => v ? Array.from(v) : [];
 return {x: list(t.x), y: list(t.y), labels: list(t.labels), values: list(t.values)};
 """
+
+
+def open_dashboard(driver, url: str, user: str, password: str) -> None:
+    """Open the page, signing in on the login form first if the page asks for it (another
+    dashboard of the same browser may have replaced this one's session cookie)."""
+    driver.get(url)
+    if "/login" in driver.current_url:
+        driver.find_element("id", "user").send_keys(user)
+        driver.find_element("id", "password").send_keys(password)
+        driver.find_element("id", "sign-in").click()
+        wait_for(driver, lambda: "/login" not in driver.current_url, "signed in")
 
 
 def wait_for(driver, condition, what: str, timeout: float = 120):

@@ -114,8 +114,9 @@ def installed(tmp_path_factory) -> Path:
     (wheel,) = (root / "dist").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for packaged in ("expectations/silver_events.json", "expectations/silver_tables.json",
-                     "lakehouse/jobs/bronze_job.py", "lakehouse/serving/java/"
-                     "LakehouseUsersAuthenticator.java"):  # fmt: skip
+                     "lakehouse/jobs/bronze_job.py",
+                     "lakehouse/serving/java/LakehouseUsersAuthenticator.java",
+                     "lakehouse/serving/java/ReadOnlySql.java"):  # fmt: skip
         assert packaged in names, packaged
     venv = root / "venv"
     _run(sys.executable, "-m", "venv", venv, cwd=root)

@@ -20,6 +20,8 @@ from flask import abort, send_from_directory
 
 from lakehouse.dashboard.data import ThriftReader, load_brands, load_quality, load_view
 from lakehouse.dashboard.figures import MEASURES, daily_line, top_bars, top_donut
+from lakehouse.dashboard.login import install_login
+from lakehouse.dashboard.options import DashboardOptions
 
 log = logging.getLogger("lakehouse.dashboard")
 
@@ -209,3 +211,19 @@ def create_app(reader: ThriftReader, data_docs: Path | None, refresh_seconds: fl
         return _quality_table([asdict(rule) for rule in rules], docs)
 
     return app
+
+
+def serve_app(app: dash.Dash, options: DashboardOptions) -> None:
+    """Serve ``app`` with waitress (a production WSGI server with a bounded pool of
+    ``options.threads``) until SIGTERM or Ctrl-C, behind a login when the options need one."""
+    from waitress import create_server
+
+    if options.needs_login:
+        assert options.users_file is not None  # validate() saw users in it
+        install_login(app.server, options.users_file)
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    server = create_server(app.server, listen=f"{host}:{options.port}", threads=options.threads)
+    try:
+        server.run()
+    finally:
+        server.close()

@@ -29,7 +29,8 @@ from lakehouse.environment import environment
 from lakehouse.session import DELTA_PACKAGE
 
 AUTHENTICATOR_CLASS = "lakehouse.serving.LakehouseUsersAuthenticator"
-_AUTHENTICATOR_SOURCE = Path(__file__).with_name("java") / "LakehouseUsersAuthenticator.java"
+READ_ONLY_EXTENSION = "lakehouse.serving.ReadOnlySql"
+_JAVA_SOURCES = Path(__file__).with_name("java")
 _ARTIFACT = re.compile(r"^(.*?)-\d[\w.\-]*\.jar$")
 
 
@@ -83,25 +84,26 @@ def resolved_delta_jars(package: str = DELTA_PACKAGE) -> list[Path]:
     return jars
 
 
-def authenticator_jar() -> Path:
-    """Compile the users-file authenticator (needs ``javac``), cached by source hash."""
-    source = _AUTHENTICATOR_SOURCE.read_bytes()
-    key = hashlib.sha256(source).hexdigest()[:12]
-    jar = cache_dir() / f"lakehouse-auth-{key}.jar"
+def serving_jar() -> Path:
+    """Compile the server's Java classes (the users-file authenticator and the read-only SQL
+    extension; needs ``javac``) into one jar, cached by the hash of their sources."""
+    sources = sorted(_JAVA_SOURCES.glob("*.java"))
+    key = hashlib.sha256(b"".join(path.read_bytes() for path in sources)).hexdigest()[:12]
+    jar = cache_dir() / f"lakehouse-serving-{key}.jar"
     if jar.exists():
         return jar
     javac = shutil.which("javac")
     if javac is None:
         raise ClasspathError(
-            "--auth password needs a Java compiler (javac) to build its authenticator once; "
-            "install a JDK (Debian: openjdk-17-jdk-headless)"
+            "lakehouse serve needs a Java compiler (javac) to build its read-only check and "
+            "authenticator once; install a JDK (Debian: openjdk-17-jdk-headless)"
         )
     with tempfile.TemporaryDirectory() as tmp:
         classes = Path(tmp) / "classes"
         classes.mkdir()
         cmd = [
             javac, "-nowarn", "--release", "17", "-d", str(classes),
-            "-cp", str(spark_jars_dir() / "*"), str(_AUTHENTICATOR_SOURCE),
+            "-cp", str(spark_jars_dir() / "*"), *(str(path) for path in sources),
         ]  # fmt: skip
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if result.returncode != 0:
@@ -121,9 +123,9 @@ def delta_jars_to_ship() -> list[Path]:
     return extra_jars(resolved_delta_jars(), list(spark_jars_dir().glob("*.jar")))
 
 
-def server_classpath(*, with_authenticator: bool) -> list[Path]:
+def server_classpath(*, with_serving_jar: bool) -> list[Path]:
     """Everything the server adds to its JVM's system class path."""
     jars = delta_jars_to_ship()
-    if with_authenticator:
-        jars.append(authenticator_jar())
+    if with_serving_jar:
+        jars.append(serving_jar())
     return jars

@@ -120,6 +120,9 @@ class ServeOptions:
     """How often new tables and new versions of cached tables are looked for."""
     cache_gold: bool = True
     """Keep the gold tables in memory, re-cached on each new version (:mod:`.cache`)."""
+    read_only: bool = True
+    """Let clients run only queries over the served views, SHOW, DESCRIBE, USE and a few SETs
+    (``lakehouse/serving/java/ReadOnlySql.java``); off runs whatever a client sends."""
 
     @property
     def effective_port(self) -> int:
@@ -192,6 +195,16 @@ class ServeOptions:
             conf["hive.server2.keystore.path"] = str(self.tls_keystore.resolve())
         return {f"spark.hadoop.{key}": value for key, value in conf.items()}
 
+    def extension_conf(self) -> dict[str, str]:
+        """The session extensions: Delta's, and the read-only check unless it is off."""
+        from lakehouse.serving.classpath import READ_ONLY_EXTENSION
+        from lakehouse.session import DEFAULT_CONF
+
+        extensions = DEFAULT_CONF["spark.sql.extensions"]
+        if self.read_only:
+            extensions += f",{READ_ONLY_EXTENSION}"
+        return {"spark.sql.extensions": extensions}
+
     def secret_hadoop_conf(self) -> dict[str, str]:
         """Settings that must not appear in any process's arguments: set on the running
         driver's Hadoop configuration, which HiveServer2 copies into its HiveConf."""
@@ -235,6 +248,12 @@ class ServeOptions:
             + (f", HTTP path /{HTTP_PATH})" if self.transport is Transport.HTTP else ")"),
             f"  auth        {self.auth.value} (HiveServer2 {self.hive_auth}; Tableau: {tableau})",
             f"  TLS         {'on' if self.tls_keystore else 'off'}",
+            "  SQL         "
+            + (
+                "read-only (queries over the served views, SHOW, DESCRIBE, USE)"
+                if self.read_only
+                else "ANY statement (--read-only off): clients can run code and write files"
+            ),
             "  cache       "
             + (
                 f"gold in memory, re-cached within {self.refresh_seconds:g} s of a new version"
@@ -252,7 +271,7 @@ def server_settings(
     from lakehouse.serving.classpath import server_classpath
     from lakehouse.session import LOCAL_CONF
 
-    jars = server_classpath(with_authenticator=options.auth is Auth.PASSWORD)
+    jars = server_classpath(with_serving_jar=options.auth is Auth.PASSWORD or options.read_only)
     java_options = (
         LOCAL_CONF["spark.driver.extraJavaOptions"]
         if (base.master or "local").startswith("local")
@@ -273,10 +292,24 @@ def server_settings(
         "spark.hadoop.hive.server2.logging.operation.log.location": str(scratch / "operation"),
         "spark.sql.hive.thriftServer.singleSession": "false",
         "spark.ui.enabled": "false",
+        **options.extension_conf(),
         **options.hive_conf(),
         **base.conf,
     }
     return SparkSettings(master=base.master, app_name="lakehouse-thrift-server", conf=conf)
+
+
+def _trust_only(spark, config: LakehouseConfig) -> None:
+    """Tell the read-only check which session is the server's own (the one trusted to create
+    views and cache gold) and what clients may read: the served schemas and Delta paths."""
+    from lakehouse.delta_io import table_location
+    from lakehouse.tables import SERVED_TABLES
+
+    schemas = sorted({table.schema for table in SERVED_TABLES})
+    locations = [table_location(config, table) for table in SERVED_TABLES]
+    spark.sparkContext._jvm.lakehouse.serving.ReadOnlySql.serve(
+        spark._jsparkSession, "\n".join(schemas), "\n".join(locations)
+    )
 
 
 def _wait_for_port(host: str, port: int, timeout: float) -> None:
@@ -309,6 +342,8 @@ def serve(
         scratch = Path(tmp)
         spark = get_spark(server_settings(options, config, base, scratch))
         try:
+            if options.read_only:
+                _trust_only(spark, config)
             states: dict = {}
             cache = GoldCache() if options.cache_gold else None
             sync_views(spark, config, states)

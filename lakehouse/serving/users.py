@@ -5,6 +5,7 @@ Line format (read by ``java/LakehouseUsersAuthenticator.java`` inside the server
     name:pbkdf2-sha256:<iterations>:<salt, base64>:<hash, base64>
 
 The server re-reads the file when it changes, so ``lakehouse users add`` takes effect at once.
+The dashboard's login checks the same file with :class:`PasswordCheck`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import hmac
 import os
 import re
 import secrets
+import threading
+import time
 from pathlib import Path
 
 SCHEME = "pbkdf2-sha256"
@@ -93,3 +96,35 @@ def remove_user(path: Path, name: str) -> bool:
         return False
     _write_users(path, users)
     return True
+
+
+class PasswordCheck:
+    """Checks logins against a users file the way the Thrift server's authenticator does: an
+    unknown name costs the same PBKDF2 work as a known one (a dummy hash), and failures in a row
+    for one name are slowed (``free`` tries, then ``first_delay`` seconds doubling up to
+    ``max_delay``, until that name succeeds)."""
+
+    def __init__(
+        self, path: Path, *, free: int = 3, first_delay: float = 0.5, max_delay: float = 8.0
+    ) -> None:
+        self.path = path
+        self.free, self.first_delay, self.max_delay = free, first_delay, max_delay
+        self._dummy = hash_password(secrets.token_urlsafe(16))
+        self._failures: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str, password: str) -> bool:
+        with self._lock:
+            failures = self._failures.get(name, 0)
+        if failures >= self.free:
+            time.sleep(min(self.first_delay * 2 ** min(failures - self.free, 10), self.max_delay))
+        stored = read_users(self.path).get(name)
+        valid = verify_password(password, stored or self._dummy) and stored is not None
+        with self._lock:
+            if valid:
+                self._failures.pop(name, None)
+            else:
+                if len(self._failures) > 100_000:  # made-up names must not fill the memory
+                    self._failures.clear()
+                self._failures[name] = failures + 1
+        return valid

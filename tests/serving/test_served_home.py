@@ -14,18 +14,24 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 from statistics import median
 
 import pytest
+from pyhive.exc import OperationalError
 from pyspark.sql import functions as F
 
 from lakehouse.config import LakehouseConfig
+from lakehouse.dashboard.login import COOKIE
 from lakehouse.dashboard.queries import brands_sql, dashboard_queries
 from lakehouse.delta_io import table_location
 from lakehouse.schema import HEADER
+from lakehouse.serving.server import default_users_file
+from lakehouse.serving.users import set_user
 from lakehouse.serving.views import sync_views
 from lakehouse.tables import (
     DQ_RULE_RESULTS,
@@ -35,11 +41,13 @@ from lakehouse.tables import (
     GOLD_TABLES,
     OPS_RUN_LOG,
     SERVED_TABLES,
+    SILVER_EVENTS,
 )
 from tests.dashboard_page import (
     assert_shows,
     expected_page,
     gold_table,
+    open_dashboard,
     pick,
     running_dashboard,
     shown,
@@ -54,6 +62,7 @@ FIRST_FILES = ("2019-Oct-head5k.csv", "2019-Nov-head10k.csv", "2019-Nov-head683-
 LATE_FILE = "2019-Oct-head17k-crlf-truncated.csv"
 QUOTED_BRAND = "o'neill"
 SCREENSHOT_DIR_ENV = "LAKEHOUSE_SCREENSHOT_DIR"
+DASHBOARD_USER, DASHBOARD_PASSWORD = "analyst", "a dashboard password"
 
 
 def _quoted_brand_delivery(config: LakehouseConfig) -> None:
@@ -188,7 +197,8 @@ def _run_pipeline_while_polling(
 def dashboard(served):
     """``lakehouse dashboard`` on the module's server: its URL."""
     config, server = served
-    with running_dashboard(config.home, server.port) as url:
+    set_user(default_users_file(config), DASHBOARD_USER, DASHBOARD_PASSWORD)
+    with running_dashboard(config.home, server.port, "--login") as url:
         yield url
 
 
@@ -327,17 +337,124 @@ def test_beeline_lists_metadata_and_runs_tableau_sql(spark, served):
     assert got == expected
 
 
+# Statements a client of the read-only endpoint must not get to run: each would run code in
+# the server, read a file that is not served, or change the catalog, a session or a table.
+REFUSED = (
+    "ADD JAR {jar}",
+    "ADD FILE {secret}",
+    "CREATE FUNCTION f AS 'x.Y' USING JAR '{jar}'",
+    "CREATE TEMPORARY FUNCTION f AS 'x.Y' USING JAR '{jar}'",
+    "SELECT * FROM text.`{secret}`",
+    "SELECT * FROM csv.`{csv}`",
+    "SELECT * FROM parquet.`{gold}`",
+    "SELECT COUNT(*) FROM delta.`{silver}`",
+    "SELECT (SELECT MAX(value) FROM text.`{secret}`) AS leaked",
+    "WITH s AS (SELECT * FROM json.`{secret}`) SELECT * FROM s",
+    "INSERT INTO delta.`{gold}` SELECT * FROM gold.kpi_summary",
+    "INSERT INTO gold.kpi_summary SELECT * FROM gold.kpi_summary",
+    "INSERT OVERWRITE DIRECTORY '{out}' USING parquet SELECT * FROM gold.kpi_summary",
+    "MERGE INTO delta.`{gold}` t USING gold.kpi_summary s ON false WHEN NOT MATCHED THEN INSERT *",
+    "UPDATE delta.`{gold}` SET revenue = 0",
+    "DELETE FROM delta.`{gold}`",
+    "CREATE TABLE t (a INT)",
+    "CREATE TABLE t USING delta LOCATION '{out}' AS SELECT 1 AS a",
+    "CREATE VIEW gold.v AS SELECT 1 AS a",
+    "CREATE OR REPLACE TEMPORARY VIEW v AS SELECT * FROM text.`{secret}`",
+    "DROP VIEW gold.kpi_summary",
+    "DROP TABLE IF EXISTS gold.kpi_summary",
+    "DROP FUNCTION IF EXISTS f",
+    "ALTER VIEW gold.kpi_summary AS SELECT 1 AS revenue",
+    "ALTER TABLE delta.`{gold}` SET TBLPROPERTIES ('x' = 'y')",
+    "SET spark.sql.ansi.enabled=false",
+    "SET spark.databricks.delta.retentionDurationCheck.enabled=false",
+    "SET",
+    "CACHE TABLE gold.kpi_summary",
+    "CACHE TABLE c AS SELECT * FROM text.`{secret}`",
+    "UNCACHE TABLE gold.kpi_summary",
+    "REFRESH TABLE gold.kpi_summary",
+    "REFRESH '{gold}'",
+    "RESET",
+    "SELECT reflect('java.lang.System', 'setProperty', 'lakehouse.x', 'y')",
+    "SELECT java_method('java.lang.System', 'getProperty', 'user.home')",
+    "SELECT TRANSFORM(revenue) USING 'cat' AS (r) FROM gold.kpi_summary",
+    "EXECUTE IMMEDIATE 'DROP VIEW gold.kpi_summary'",
+    "VACUUM delta.`{gold}` RETAIN 0 HOURS",
+    "OPTIMIZE delta.`{gold}`",
+    "DESCRIBE HISTORY delta.`{gold}`",
+    "EXPLAIN SELECT * FROM text.`{secret}`",
+)
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def _catalog(connection) -> list[tuple]:
+    rows = [
+        (t["TABLE_SCHEM"], t["TABLE_NAME"], t["TABLE_TYPE"])
+        for schema in ("gold", "dq", "ops", "default")
+        for t in get_tables(connection, schema)
+    ]
+    return sorted(rows) + sorted(query(connection, "SHOW USER FUNCTIONS"))
+
+
+def test_the_endpoint_is_read_only(spark, served, tmp_path):
+    config, server = served
+    secret = tmp_path / "secret.txt"
+    secret.write_text('{"value": "not served"}\n')
+    jar = tmp_path / "code.jar"
+    with zipfile.ZipFile(jar, "w") as archive:
+        archive.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
+    paths = {
+        "jar": jar, "secret": secret, "csv": REES46 / FIRST_FILES[0], "out": tmp_path / "out",
+        "gold": table_location(config, GOLD_KPI_SUMMARY),
+        "silver": table_location(config, SILVER_EVENTS),
+    }  # fmt: skip
+    home_before, tmp_before = _files(Path(config.home)), _files(tmp_path)
+    with connect(server) as connection:
+        catalog_before = _catalog(connection)
+        for template in REFUSED:
+            sql = template.format(**paths)
+            with pytest.raises(OperationalError) as refused:
+                query(connection, sql)
+            status = getattr(refused.value.args[0], "status", refused.value.args[0])
+            message = status.errorMessage
+            assert "lakehouse serve is read-only:" in message and "\n" not in message, sql
+            assert f"(in {' '.join(sql.split()[:2])}" in message, message
+        # What BI tools send still works (the dashboard, Tableau and beeline tests run the rest).
+        expected = query(connection, "SELECT COUNT(*), SUM(revenue) FROM gold.kpi_summary")
+        by_path = f"SELECT COUNT(*), SUM(revenue) FROM delta.`{paths['gold']}`"  # the view's own
+        assert query(connection, by_path) == expected
+        assert query(connection, "SET spark.sql.session.timeZone=UTC") == [
+            ("spark.sql.session.timeZone", "UTC")
+        ]
+        assert ("gold",) in query(connection, "SHOW DATABASES")
+        assert query(connection, "SHOW COLUMNS IN gold.kpi_summary")
+        assert query(connection, "DESCRIBE gold.kpi_summary")
+        assert _catalog(connection) == catalog_before
+    assert _files(Path(config.home)) == home_before
+    assert _files(tmp_path) == tmp_before
+
+
 def test_dashboard_default_view_equals_gold_and_screenshot(
     spark, served, dashboard, browser, tmp_path
 ):
     config, _ = served
-    browser.get(dashboard)
+    open_dashboard(browser, dashboard, DASHBOARD_USER, DASHBOARD_PASSWORD)
     assert_shows(browser, expected_page(spark, config)[None], "All brands")
     quality = browser.find_element("id", "quality-table").text
     assert "rows checked" in quality and "great_expectations" in quality
     docs = browser.find_element("link text", "Open the Data Docs").get_attribute("href")
-    with urllib.request.urlopen(docs, timeout=30) as page:
+    session = browser.get_cookie(COOKIE)["value"]
+    signed_in = urllib.request.Request(docs, headers={"Cookie": f"{COOKIE}={session}"})
+    with urllib.request.urlopen(signed_in, timeout=30) as page:
         assert page.status == 200 and b"Data Docs" in page.read()
+    with pytest.raises(urllib.error.HTTPError, match="401"):
+        urllib.request.urlopen(docs, timeout=30)  # not signed in
     shot = tmp_path / "dashboard.png"
     assert browser.save_screenshot(str(shot))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
@@ -364,7 +481,7 @@ def test_dashboard_shows_each_kind_of_brand_with_its_gold_figures(
     unbranded = gold_table(spark, config, GOLD_BRAND_PERFORMANCE).where("brand IS NULL").first()
     assert unbranded is not None and unbranded["revenue"] > 0
     expected = expected_page(spark, config)
-    browser.get(dashboard)
+    open_dashboard(browser, dashboard, DASHBOARD_USER, DASHBOARD_PASSWORD)
     assert_shows(browser, expected[None], "All brands")
     for brand in dict.fromkeys([brands[0], brands[len(brands) // 2], brands[-1], QUOTED_BRAND]):
         pick(browser, brand)
@@ -379,7 +496,7 @@ def test_a_later_run_is_seen_without_restart_and_never_half_written(
     config, server = served
     before = _in_process(spark, config, PROBES[GOLD_KPI_SUMMARY])
     page_before = expected_page(spark, config)[None]
-    browser.get(dashboard)
+    open_dashboard(browser, dashboard, DASHBOARD_USER, DASHBOARD_PASSWORD)
     assert_shows(browser, page_before, "All brands")
     land(config, REES46 / LATE_FILE)
     poller = _run_pipeline_while_polling(spark, config, server)

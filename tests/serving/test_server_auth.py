@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from pyhive.exc import OperationalError
 
 from lakehouse.config import LakehouseConfig
 from lakehouse.serving.server import default_users_file
@@ -87,6 +88,8 @@ def test_binary_password_over_tls(tmp_path, tls):
             assert query(connection, "SELECT COUNT(*) FROM kpi_summary") == [(0,)]
             # The keystore password reached the JVM (TLS works) without any argument list.
             assert _arguments_containing(STOREPASS) == []
+            with pytest.raises(OperationalError, match="lakehouse serve is read-only"):
+                query(connection, "ADD JAR /nonexistent.jar")  # logged in, still read-only
         for user, password in (("alice", "wrong"), ("mallory", "correct-horse")):
             with pytest.raises(Exception):  # noqa: B017 - any refusal; a session must not open
                 connect(server, user, password)
@@ -109,11 +112,19 @@ def test_binary_password_over_tls(tmp_path, tls):
     assert not [line for line in server.output if STOREPASS in line]
 
 
-def test_http_username(tmp_path):
+def test_http_username_and_the_read_only_escape_hatch(tmp_path):
     config = _home(tmp_path)
-    with running_server(config.home, transport="http", auth="username") as server:
+    readable = tmp_path / "notes.txt"
+    readable.write_text("any file the server may read\n")
+    with running_server(
+        config.home, "--read-only", "off", transport="http", auth="username"
+    ) as server:
+        assert any("ANY statement (--read-only off)" in line for line in server.output)
         with connect(server, "any-name") as connection:
             assert query(connection, "SELECT COUNT(*) FROM dq.rule_results") == [(0,)]
+            # what the default refuses, a trusted admin may run
+            got = query(connection, f"SELECT * FROM text.`{readable}`")
+            assert got == [("any file the server may read",)]
         url = f"jdbc:hive2://127.0.0.1:{server.port}/gold;transportMode=http;httpPath=cliservice"
         assert beeline(url, "SELECT 42 AS answer;", "someone").split() == ["answer", "42"]
 

@@ -192,6 +192,22 @@ def test_gold_cache_is_on_by_default_and_off_with_no_cache():
     assert "off (every query reads the Delta tables)" in "\n".join(off.describe())
 
 
+def test_the_endpoint_is_read_only_unless_turned_off():
+    from lakehouse.cli import _serve_options, build_parser
+
+    default = _serve_options(build_parser().parse_args(["serve"]))
+    assert default.read_only
+    extensions = default.extension_conf()["spark.sql.extensions"].split(",")
+    assert extensions == [
+        "io.delta.sql.DeltaSparkSessionExtension",
+        "lakehouse.serving.ReadOnlySql",
+    ]
+    assert "SQL         read-only" in "\n".join(default.describe())
+    off = _serve_options(build_parser().parse_args(["serve", "--read-only", "off"]))
+    assert off.extension_conf()["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert "ANY statement (--read-only off)" in "\n".join(off.describe())
+
+
 def test_tableau_data_sources_describe_every_served_table(tmp_path):
     options = ServeOptions(transport=Transport.HTTP, auth=Auth.PASSWORD, port=10443)
     files = write_datasources(tmp_path, options, username="analyst")
