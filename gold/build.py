@@ -12,7 +12,7 @@ What a run recomputes:
 Every write replaces data with a recomputation, so a run killed anywhere and run again ends
 with the same tables. Batches go through the mechanism of every layer (:mod:`lakehouse.ledger`):
 each write carries the batch's mark with its plan (the silver batches it covers, whether it
-recomputes every date), and the batch is completed by its row in ``gold.batches``. A run killed
+recomputes every date), and the batch is completed by its row in the run log. A run killed
 midway left the batch in flight; the next run recomputes it, with any newer silver batches.
 ``--dates FIRST..LAST`` recomputes those dates (a reprocess, after silver re-derived them).
 ``--full-refresh`` recomputes every date, and so does a batch that starts at the oldest silver
@@ -44,23 +44,22 @@ from lakehouse.delta_io import (
     read_table,
     replace_where,
     table_location,
-    write_once,
 )
 from lakehouse.faults import crash_point
-from lakehouse.ledger import Batch, in_flight, next_number, refuse_pending
+from lakehouse.ledger import Batch, in_flight, next_number
 from lakehouse.parallel import run_all
+from lakehouse.runlog import LayerRun, completed_batches
 from lakehouse.runs import LayerResult, utc_now
 from lakehouse.tables import (
-    GOLD_BATCHES,
     GOLD_BRAND_PERFORMANCE,
     GOLD_DAILY_BRAND_SALES,
     GOLD_DAILY_PRODUCT_SALES,
+    GOLD_INPUTS,
     GOLD_KPI_SUMMARY,
     GOLD_ORDER_LINES,
     GOLD_ORDERS,
     GOLD_PRODUCT_PERFORMANCE,
     GOLD_TABLES,
-    SILVER_BATCHES,
     SILVER_EVENTS,
     SILVER_PRODUCTS,
     SILVER_USER_SESSIONS,
@@ -70,7 +69,6 @@ from lakehouse.tables import (
 log = logging.getLogger("lakehouse.gold")
 
 APP_ID = "lakehouse.gold"  # in the batch mark of each of its writes (lakehouse.delta_io)
-DATA_TABLES = tuple(t for t in GOLD_TABLES if t is not GOLD_BATCHES)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,19 +114,19 @@ def _update(
         *(partial(create_and_compare, spark, t, table_location(config, t)) for t in GOLD_TABLES)
     )
     upgrade = {t: columns for t, columns in zip(GOLD_TABLES, missing, strict=True) if columns}
-    location = table_location(config, GOLD_BATCHES)
-    add_columns(spark, GOLD_BATCHES, location, upgrade.pop(GOLD_BATCHES, []))
     if upgrade:
         log.info("new columns in %s: recomputing every date", ", ".join(t.name for t in upgrade))
         full_refresh = True
-    batches, silver_batches = run_all(
-        lambda: _batches(spark, config),
-        lambda: read_table(spark, table_location(config, SILVER_BATCHES)).collect(),
-    )
+    ledgers = completed_batches(spark, config, "gold", "silver")
+    batches, silver_batches = ledgers["gold"], ledgers["silver"]
     left = _in_flight(spark, config, batches)
-    oldest_silver = min((r["silver_batch"] for r in silver_batches), default=1)
-    done_to = max((b["silver_batch_to"] for b in batches), default=0)
-    upto = max((r["silver_batch"] for r in silver_batches), default=0)
+    # Where silver last started over (a rebuild), else its first batch.
+    oldest_silver = max(
+        (r["batch"] for r in silver_batches if r["rebuild"]),
+        default=min((r["batch"] for r in silver_batches), default=1),
+    )
+    done_to = max((b["input_to"] for b in batches), default=0)
+    upto = max((r["batch"] for r in silver_batches), default=0)
     if left is not None:  # a killed run: redo it (every write is a recomputation), with newer data
         log.info("resuming gold batch %d left in flight by run %s", left.number, left.run_id)
         done_to = min(done_to, left.silver_from - 1)
@@ -157,8 +155,10 @@ def _update(
     else:
         dates = _changed_dates(spark, config, batch, silver_batches)
         log.info("recomputing %d date(s): %s", len(dates), _span(dates))
+    layer_run = LayerRun.begin(spark, config, run_id, "gold", GOLD_INPUTS, GOLD_TABLES)
     result.counts["dates"] = _process(spark, config, dates, mark)
-    write_once(_batch_frame(spark, batch, result.counts["dates"]), location, mark)
+    layer_run.complete(spark, config, batch, result.counts, (batch.silver_from, batch.silver_to))
+    result.completed.append(batch.number)
 
 
 def in_flight_batch(spark: SparkSession, config: LakehouseConfig) -> GoldBatch | None:
@@ -167,26 +167,17 @@ def in_flight_batch(spark: SparkSession, config: LakehouseConfig) -> GoldBatch |
 
 
 def _in_flight(spark: SparkSession, config: LakehouseConfig, batches: list) -> GoldBatch | None:
-    locations = [table_location(config, t) for t in DATA_TABLES]
+    locations = [table_location(config, t) for t in GOLD_TABLES]
     return in_flight(spark, GoldBatch, APP_ID, locations, _completed(batches))
 
 
 def _completed(batches: list) -> int:
-    return max((b["gold_batch"] for b in batches), default=0)
+    return max((b["batch"] for b in batches), default=0)
 
 
 def _batches(spark: SparkSession, config: LakehouseConfig) -> list:
-    rows = read_table(spark, table_location(config, GOLD_BATCHES)).collect()
-    refuse_pending("gold", [r["gold_batch"] for r in rows if r["status"] == "pending"])
-    return rows
-
-
-def _batch_frame(spark: SparkSession, batch: GoldBatch, dates: int) -> DataFrame:
-    row = (
-        batch.number, batch.silver_from, batch.silver_to, "done", dates, batch.run_id,
-        batch.planned_at, utc_now(),
-    )  # fmt: skip
-    return spark.createDataFrame([row], GOLD_BATCHES.schema_ddl())
+    """Gold's completed batches, from their rows in the run log (``input_*``: silver's)."""
+    return completed_batches(spark, config, "gold")["gold"]
 
 
 def _changed_dates(
@@ -194,11 +185,11 @@ def _changed_dates(
 ) -> list[date]:
     """Event dates that received silver rows in the batch's silver batches."""
     span = range(batch.silver_from, batch.silver_to + 1)
-    covered = [b for b in silver_batches if b["silver_batch"] in span]
+    covered = [b for b in silver_batches if b["batch"] in span]
     if not covered:
         return []
-    first = min(b["bronze_batch_from"] for b in covered)
-    last = max(b["bronze_batch_to"] for b in covered)
+    first = min(b["input_from"] for b in covered)
+    last = max(b["input_to"] for b in covered)
     events = read_table(spark, table_location(config, SILVER_EVENTS))
     new = events.where(F.col("bronze_batch").between(first, last))
     return sorted(r[0] for r in new.select("event_date").distinct().collect())

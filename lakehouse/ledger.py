@@ -9,9 +9,10 @@ Each layer works in batches numbered 1, 2, ... A batch is
    ``<app>/<number>`` and the plan as JSON, in the commit's ``userMetadata``. So the plan is
    durable from the batch's first commit on, and a write that a killed run had committed is
    skipped when the batch is resumed (``append_once``, ``merge_once``, ...).
-3. **completed** by one commit to the layer's ledger table (``bronze.files``,
-   ``silver.batches``, ``gold.batches``) with the batch's outcome; the ledger lists completed
-   batches only.
+3. **completed** by one commit to the layer's ledger with the batch's outcome: bronze appends
+   its files to ``bronze.files``; silver and gold append the batch's row to the run log
+   ``ops.run_log`` (:meth:`lakehouse.runlog.LayerRun.complete`), which is where a run's
+   outcome is recorded anyway. The ledger lists completed batches only.
 
 A run killed before the batch's first commit left nothing behind: the next run plans again. A
 run killed after it left a batch *in flight*: marked commits in the layer's tables for a

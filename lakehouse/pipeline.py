@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from pyspark.sql import SparkSession
 
@@ -16,21 +15,17 @@ from lakehouse.delta_io import table_location
 from lakehouse.errors import UsageError
 from lakehouse.faults import crash_point
 from lakehouse.ledger import Batch
-from lakehouse.runlog import RunLogEntry, append_entries, versions
+from lakehouse.runlog import RunLogEntry, append_entries, result_entry, versions
 from lakehouse.runs import LayerResult, utc_now
 from lakehouse.storage import has_delta_commits
 from lakehouse.tables import (
-    BRONZE_EVENTS,
     BRONZE_FILES,
     BRONZE_TABLES,
-    DQ_RULE_RESULTS,
-    GOLD_BATCHES,
+    GOLD_INPUTS,
     GOLD_TABLES,
-    SILVER_BATCHES,
-    SILVER_EVENTS,
-    SILVER_PRODUCTS,
-    SILVER_TABLES,
-    SILVER_USER_SESSIONS,
+    OPS_RUN_LOG,
+    SILVER_INPUTS,
+    SILVER_OUTPUTS,
     Table,
 )
 
@@ -107,30 +102,17 @@ class Layer:
     job: LayerJob
     inputs: tuple[Table, ...]
     outputs: tuple[Table, ...]
-    row_counts: dict[str, str]
-    """Run-log column (rows_read, rows_written, ...) -> the layer's own count name."""
     ledger: Table
-    """Where the layer's completed batches are listed (lakehouse.ledger)."""
+    """Where the layer's completed batches are listed (lakehouse.ledger): bronze's files in
+    ``bronze.files``, silver's and gold's batches as their rows in the run log."""
     in_flight: InFlight
     """The batch a killed or failed run of the layer left unfinished, if any."""
 
 
 LAYERS: dict[str, Layer] = {
-    "bronze": Layer(
-        _bronze, (), BRONZE_TABLES,
-        {"rows_read": "lines", "rows_written": "rows", "rows_quarantined": "quarantined"},
-        BRONZE_FILES, _bronze_in_flight,
-    ),
-    "silver": Layer(
-        _silver, (BRONZE_EVENTS,), (*SILVER_TABLES, DQ_RULE_RESULTS),
-        {"rows_read": "taken", "rows_written": "added", "rows_quarantined": "quarantined",
-         "rows_duplicates": "duplicates"},
-        SILVER_BATCHES, _silver_in_flight,
-    ),
-    "gold": Layer(
-        _gold, (SILVER_EVENTS, SILVER_PRODUCTS, SILVER_USER_SESSIONS), GOLD_TABLES, {},
-        GOLD_BATCHES, _gold_in_flight,
-    ),
+    "bronze": Layer(_bronze, (), BRONZE_TABLES, BRONZE_FILES, _bronze_in_flight),
+    "silver": Layer(_silver, SILVER_INPUTS, SILVER_OUTPUTS, OPS_RUN_LOG, _silver_in_flight),
+    "gold": Layer(_gold, GOLD_INPUTS, GOLD_TABLES, OPS_RUN_LOG, _gold_in_flight),
 }  # fmt: skip
 """Every layer, in the order a full run executes them."""
 
@@ -173,7 +155,12 @@ def run_layers(
             step, len(chosen), name, "done" if result.ok else "done with rejected input",
             result.seconds, ", ".join(f"{k} {v:,}" for k, v in result.counts.items()),
         )  # fmt: skip
-        append_entries(spark, config, _entry(spark, config, run_id, layer, result, started, inputs))
+        if not result.completed or options.dates:  # else the batches' rows are the layer's
+            outputs = versions(spark, config, layer.outputs)
+            entry = result_entry(
+                run_id, result, started, input_versions=inputs, output_versions=outputs
+            )
+            append_entries(spark, config, entry)
         results.append(result)
         crash_point(f"pipeline.after_{name}")
     return results
@@ -197,18 +184,3 @@ def record_interrupted(spark: SparkSession, config: LakehouseConfig, run_id: str
         error="stopped before finishing (killed or crashed); the run that found it finished it",
     )  # fmt: skip
     append_entries(spark, config, entry)
-
-
-def _entry(
-    spark: SparkSession, config: LakehouseConfig, run_id: str, layer: Layer,
-    result: LayerResult, started: datetime, inputs: str,
-) -> RunLogEntry:  # fmt: skip
-    counts = {column: result.counts.get(key) for column, key in layer.row_counts.items()}
-    return RunLogEntry(
-        run_id, result.layer, runlog.SUCCEEDED if result.ok else runlog.REJECTED_INPUT,
-        started, utc_now(),
-        seconds=round(result.seconds, 3), input_versions=inputs,
-        output_versions=versions(spark, config, layer.outputs),
-        counts=", ".join(f"{k}={v}" for k, v in result.counts.items()),
-        error="; ".join(result.errors)[:2000] or None, **counts,
-    )  # fmt: skip

@@ -27,6 +27,8 @@ class LayerResult:
     notes: list[str] = field(default_factory=list)
     """Lines worth showing in the run summary (e.g. where a report was written)."""
     seconds: float = 0.0
+    completed: list[int] = field(default_factory=list)
+    """Silver, gold: the batches completed in this run, each by its own run-log row."""
 
     @property
     def ok(self) -> bool:

@@ -196,32 +196,11 @@ SILVER_QUARANTINE = Table(
     description="Bronze rows that broke a drop rule of expectations/silver_events.json.",
 )
 
-SILVER_BATCHES = Table(
-    name="silver.batches",
-    location="silver/batches",
-    columns=(
-        Column("silver_batch", "BIGINT"),
-        Column("bronze_batch_from", "BIGINT"),
-        Column("bronze_batch_to", "BIGINT"),
-        Column("status", "STRING", "done (the ledger lists completed batches only)"),
-        Column("rows_taken", "BIGINT", "bronze rows read"),
-        Column("rows_added", "BIGINT", "rows inserted into silver.events"),
-        Column("rows_quarantined", "BIGINT"),
-        Column("duplicates_dropped", "BIGINT"),
-        Column("run_id", "STRING"),
-        Column("planned_at", "TIMESTAMP"),
-        Column("completed_at", "TIMESTAMP"),
-    ),
-    keys=("silver_batch",),
-    description="Completed silver batches: the bronze batches taken, with the accounting.",
-)
-
 SILVER_TABLES = (
     SILVER_EVENTS,
     SILVER_PRODUCTS,
     SILVER_USER_SESSIONS,
     SILVER_QUARANTINE,
-    SILVER_BATCHES,
 )
 
 DQ_RULE_RESULTS = Table(
@@ -387,23 +366,6 @@ GOLD_KPI_SUMMARY = Table(
     description="The store's headline figures, one row.",
 )
 
-GOLD_BATCHES = Table(
-    name="gold.batches",
-    location="gold/batches",
-    columns=(
-        Column("gold_batch", "BIGINT"),
-        Column("silver_batch_from", "BIGINT"),
-        Column("silver_batch_to", "BIGINT"),
-        Column("status", "STRING", "done (the ledger lists completed batches only)"),
-        Column("dates", "BIGINT", "event dates recomputed"),
-        Column("run_id", "STRING"),
-        Column("planned_at", "TIMESTAMP"),
-        Column("completed_at", "TIMESTAMP"),
-    ),
-    keys=("gold_batch",),
-    description="Completed gold batches: the silver batches processed.",
-)
-
 GOLD_TABLES = (
     GOLD_ORDER_LINES,
     GOLD_DAILY_PRODUCT_SALES,
@@ -412,7 +374,6 @@ GOLD_TABLES = (
     GOLD_BRAND_PERFORMANCE,
     GOLD_ORDERS,
     GOLD_KPI_SUMMARY,
-    GOLD_BATCHES,
 )
 
 OPS_RUN_LOG = Table(
@@ -440,14 +401,29 @@ OPS_RUN_LOG = Table(
         Column("error", "STRING", "why it failed, or the input it rejected"),
         Column("host", "STRING"),
         Column("pid", "BIGINT"),
+        Column(
+            "batch",
+            "BIGINT",
+            "silver, gold: the batch this row completes (the layers' ledger); NULL when the "
+            "layer completed none (nothing new, a failure, a reprocess) and for bronze",
+        ),
+        Column("input_from", "BIGINT", "first input batch the batch took (silver: bronze's)"),
+        Column("input_to", "BIGINT", "last input batch the batch took (gold: silver's)"),
+        Column("rebuild", "BOOLEAN", "the batch rebuilt the layer from all of its input"),
     ),
-    keys=("run_id", "layer"),
-    description="One row per layer per run: what ran, when, with which result.",
+    keys=("run_id", "layer", "batch"),
+    description="One row per layer per run: what ran, when, with which result; the completed "
+    "batches of silver and gold.",
 )
 
 ALL_TABLES: tuple[Table, ...] = (
     *BRONZE_TABLES, *SILVER_TABLES, DQ_RULE_RESULTS, *GOLD_TABLES, OPS_RUN_LOG,
 )  # fmt: skip
+
+SILVER_INPUTS: tuple[Table, ...] = (BRONZE_EVENTS,)
+SILVER_OUTPUTS: tuple[Table, ...] = (*SILVER_TABLES, DQ_RULE_RESULTS)
+GOLD_INPUTS: tuple[Table, ...] = (SILVER_EVENTS, SILVER_PRODUCTS, SILVER_USER_SESSIONS)
+"""What each layer reads and writes (the run log records their versions)."""
 
 SERVED_TABLES: tuple[Table, ...] = (*GOLD_TABLES, DQ_RULE_RESULTS, OPS_RUN_LOG)
 """What the Thrift server exposes (schemas ``gold``, ``dq`` and ``ops``)."""

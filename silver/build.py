@@ -20,8 +20,9 @@ Incremental and crash-safe, through the plan -> write -> complete mechanism of e
    the rows whose key the batch wrote: a MERGE on a key can only duplicate the keys of its
    source, and every earlier batch passed the same check, so the table's other keys are as
    unique as they were (a rebuild, which overwrites the tables, checks every row).
-5. **Complete.** The batch is appended to ``silver.batches`` with its accounting (one commit):
-   rows taken = rows added + rows quarantined + duplicates dropped.
+5. **Complete.** The batch's row is appended to the run log ``ops.run_log`` with its number, the
+   bronze batches it took and its accounting (one commit): rows taken = rows added + rows
+   quarantined + duplicates dropped. Silver's completed batches are its rows there.
 
 A run killed after the batch's first write left it in flight: the next run finds its plan in
 that write's mark and finishes it (committed writes are skipped) before planning another.
@@ -30,9 +31,9 @@ that write's mark and finishes it (committed writes are skipped) before planning
 first silver batch) rebuilds silver from all of bronze: after ``--full-refresh`` of silver, or
 when bronze was rebuilt. It empties events and quarantine under the mark
 ``lakehouse.silver.reset/<batch>``, so a resumed rebuild never empties its own writes, it
-overwrites sessions and products with a recomputation from the events, and it completes by
-replacing ``silver.batches`` with itself. Gold sees that its next silver batch is the oldest one
-left and recomputes every date.
+overwrites sessions and products with a recomputation from the events, and its run-log row
+says ``rebuild``. Gold sees that its next silver batch is where silver last
+started over and recomputes every date.
 
 **Reprocessing dates** (``--dates``, :func:`reprocess`) re-derives the rows of a date range from
 bronze with the current rules, e.g. after a rule changed.
@@ -64,10 +65,9 @@ from lakehouse.delta_io import (
     read_table,
     replace_where,
     table_location,
-    write_once,
 )
 from lakehouse.faults import crash_point
-from lakehouse.ledger import Batch, in_flight, next_number, refuse_pending
+from lakehouse.ledger import Batch, in_flight, next_number
 from lakehouse.parallel import run_all
 from lakehouse.quality import (
     BrokenRule,
@@ -87,13 +87,15 @@ from lakehouse.quality import (
     start_loading_gx,
     validate_with_gx,
 )
+from lakehouse.runlog import LayerRun, completed_batches
 from lakehouse.runs import LayerResult, utc_now
 from lakehouse.tables import (
     BRONZE_EVENTS,
     BRONZE_FILES,
     DQ_RULE_RESULTS,
-    SILVER_BATCHES,
     SILVER_EVENTS,
+    SILVER_INPUTS,
+    SILVER_OUTPUTS,
     SILVER_PRODUCTS,
     SILVER_QUARANTINE,
     SILVER_TABLES,
@@ -149,15 +151,16 @@ def run(
     ensure_tables(spark, config, (*SILVER_TABLES, DQ_RULE_RESULTS))
     bronze, batches = _ledgers(spark, config)
     left = _in_flight(spark, config, batches)
+    layer_run = LayerRun.begin(spark, config, run_id, "silver", SILVER_INPUTS, SILVER_OUTPUTS)
     if left is not None and not full_refresh:  # a rebuild supersedes it
         log.info("resuming silver batch %d left in flight by run %s", left.number, left.run_id)
-        _process(spark, config, left, result)
+        _process(spark, config, left, result, layer_run)
         batches = _batches(spark, config)
     batch = _plan(bronze, batches, next_number(_completed(batches), left), run_id, full_refresh)
     if batch is None:
         log.info("no new bronze batches")
     else:
-        _process(spark, config, batch, result)
+        _process(spark, config, batch, result, layer_run)
     if dates is not None:
         reprocess(spark, config, run_id, dates, result)
     result.seconds = time.monotonic() - started
@@ -177,7 +180,7 @@ def _in_flight(spark: SparkSession, config: LakehouseConfig, batches: list) -> S
 
 
 def _completed(batches: list) -> int:
-    return max((b["silver_batch"] for b in batches), default=0)
+    return max((b["batch"] for b in batches), default=0)
 
 
 def _ledgers(spark: SparkSession, config: LakehouseConfig) -> tuple[list[int], list]:
@@ -192,9 +195,8 @@ def _ledgers(spark: SparkSession, config: LakehouseConfig) -> tuple[list[int], l
 
 
 def _batches(spark: SparkSession, config: LakehouseConfig) -> list:
-    rows = read_table(spark, table_location(config, SILVER_BATCHES)).collect()
-    refuse_pending("silver", [r["silver_batch"] for r in rows if r["status"] == "pending"])
-    return rows
+    """Silver's completed batches, from their rows in the run log (``input_*``: bronze's)."""
+    return completed_batches(spark, config, "silver")["silver"]
 
 
 def reprocess(
@@ -208,7 +210,7 @@ def reprocess(
     by running it again. Bronze rows are matched on their raw ``event_time`` text, the same
     way for the rows kept and the rows quarantined.
     """
-    done_to = max((b["bronze_batch_to"] for b in _batches(spark, config)), default=0)
+    done_to = max((b["input_to"] for b in _batches(spark, config)), default=0)
     log.info("reprocessing dates %s from bronze batches up to %d", dates, done_to)
     bronze = (
         read_table(spark, table_location(config, BRONZE_EVENTS))
@@ -264,7 +266,7 @@ def _plan(
     """The bronze batches completed since silver's last batch, as batch ``number`` (nothing is
     committed until its first write)."""
     oldest = min(bronze, default=0)
-    done_to = max((b["bronze_batch_to"] for b in batches), default=0)
+    done_to = max((b["input_to"] for b in batches), default=0)
     if full_refresh:
         done_to = min(done_to, oldest - 1)
     upto = max(bronze, default=0)
@@ -288,25 +290,12 @@ def _plan(
     return batch
 
 
-def _batch_frame(spark: SparkSession, batch: SilverBatch, counts: dict) -> DataFrame:
-    row = (
-        batch.number,
-        batch.bronze_from,
-        batch.bronze_to,
-        "done",
-        counts.get("taken"),
-        counts.get("added"),
-        counts.get("quarantined"),
-        counts.get("duplicates"),
-        batch.run_id,
-        batch.planned_at,
-        utc_now(),
-    )
-    return spark.createDataFrame([row], SILVER_BATCHES.schema_ddl())
-
-
 def _process(
-    spark: SparkSession, config: LakehouseConfig, batch: SilverBatch, result: LayerResult
+    spark: SparkSession,
+    config: LakehouseConfig,
+    batch: SilverBatch,
+    result: LayerResult,
+    layer_run: LayerRun,
 ) -> None:
     row_suite = load_suite(ROW_SUITE)
     rules = list(row_suite.rules)
@@ -393,13 +382,9 @@ def _process(
     )
     if failed_rules:
         raise QualityFailure("silver", batch.number, failed_rules, report)
-    # Complete: one commit (a rebuild replaces the batch history: gold sees silver start over).
-    write_once(
-        _batch_frame(spark, batch, counts),
-        table_location(config, SILVER_BATCHES),
-        batch.mark(),
-        "overwrite" if batch.rebuild else "append",
-    )
+    # Complete: its run-log row, one commit (a rebuild's says so: gold sees silver start over).
+    layer_run.complete(spark, config, batch, counts, (batch.bronze_from, batch.bronze_to))
+    result.completed.append(batch.number)
 
 
 def _batch_rows(spark: SparkSession, config: LakehouseConfig, batch: SilverBatch) -> DataFrame:

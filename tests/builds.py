@@ -26,9 +26,8 @@ from lakehouse.tables import (
     BRONZE_EVENTS,
     BRONZE_FILES,
     BRONZE_QUARANTINE,
-    GOLD_BATCHES,
     GOLD_TABLES,
-    SILVER_BATCHES,
+    OPS_RUN_LOG,
     SILVER_TABLES,
     Table,
 )
@@ -42,7 +41,6 @@ REAL_FIRST_RUN = (
     REES46 / "2019-Nov-head683-noheader.csv",  # a prefix of Nov 10k, without header
 )
 REAL_SECOND_RUN = (REES46 / "2019-Oct-head5k.csv",)  # a prefix of Oct 17k: a re-delivery
-BOOKKEEPING = {SILVER_BATCHES, GOLD_BATCHES}
 RUN_COLUMNS = {"batch_id", "run_id", "ingested_at", "bronze_batch"}
 """Which batch or run wrote a row: differs between a rebuild and a clean build, by design."""
 
@@ -96,7 +94,7 @@ def snapshot(spark: SparkSession, config: LakehouseConfig) -> Snapshot:
     """Every data table's rows, without the columns naming the batch or run that wrote them."""
     tables: tuple[Table, ...] = (BRONZE_EVENTS, BRONZE_QUARANTINE, *SILVER_TABLES, *GOLD_TABLES)
     out = {}
-    for table in (t for t in tables if t not in BOOKKEEPING):
+    for table in tables:
         columns = [c for c in table.column_names if c not in RUN_COLUMNS]
         rows = read_table(spark, table_location(config, table)).select(*columns).collect()
         out[table.name] = sorted((tuple(map(_exact, r)) for r in rows), key=repr)
@@ -107,6 +105,14 @@ def _exact(value: object) -> object:
     """Doubles to 12 significant digits: a sum or mean of doubles depends on the order its
     partitions are added in, which differs between a local run and a cluster."""
     return float(f"{value:.12g}") if isinstance(value, float) else value
+
+
+def completed(spark: SparkSession, config: LakehouseConfig, layer: str) -> list[dict]:
+    """The batches ``layer`` (silver, gold) completed, in order: their rows in the run log."""
+    rows = read_table(spark, table_location(config, OPS_RUN_LOG)).where(
+        f"layer = '{layer}' AND batch IS NOT NULL"
+    )
+    return [r.asDict() for r in rows.orderBy("batch").collect()]
 
 
 def ledger(spark: SparkSession, config: LakehouseConfig) -> dict[str, tuple]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lakehouse.delta_io import append_once, batch_mark
+from lakehouse.delta_io import append_once, batch_mark, read_table, table_location
 from lakehouse.ledger import (
     Batch,
     PendingFromEarlierRelease,
@@ -16,6 +16,9 @@ from lakehouse.ledger import (
     next_number,
     refuse_pending,
 )
+from lakehouse.tables import OPS_RUN_LOG
+from tests.builds import FIRST, completed, copy_home, run, snapshot
+from tests.helpers import land
 
 APP = "test.layer"
 PLANNED = datetime(2019, 11, 1, 12, 30, tzinfo=UTC)
@@ -66,3 +69,64 @@ def test_a_pending_row_of_an_earlier_release_stops_with_what_to_do():
     refuse_pending("silver", [])
     with pytest.raises(PendingFromEarlierRelease, match="silver batch 3 was left pending"):
         refuse_pending("silver", [4, 3, 3])
+
+
+_LEGACY_DDL = {
+    "silver": "silver_batch BIGINT, bronze_batch_from BIGINT, bronze_batch_to BIGINT, "
+    "status STRING, rows_taken BIGINT, rows_added BIGINT, rows_quarantined BIGINT, "
+    "duplicates_dropped BIGINT, run_id STRING, planned_at TIMESTAMP, completed_at TIMESTAMP",
+    "gold": "gold_batch BIGINT, silver_batch_from BIGINT, silver_batch_to BIGINT, status STRING, "
+    "dates BIGINT, run_id STRING, planned_at TIMESTAMP, completed_at TIMESTAMP",
+}
+
+
+def _legacy_row(layer: str, r: dict) -> tuple:
+    head = (r["batch"], r["input_from"], r["input_to"], "done")
+    counts = (r["rows_read"], r["rows_written"], r["rows_quarantined"], r["rows_duplicates"])
+    tail = (r["run_id"], r["started_at"], r["ended_at"])
+    return (*head, *counts, *tail) if layer == "silver" else (*head, 0, *tail)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("real-build")
+def test_a_home_of_an_earlier_release_carries_on_from_its_ledger_tables(
+    spark, real_build, tmp_path
+):
+    """Before the run log held silver's and gold's batches, each had a ledger table of its own
+    (silver.batches, gold.batches): the next run copies them into the run log once and carries
+    on from them, neither redoing a batch nor rebuilding."""
+    config = copy_home(real_build.config, tmp_path)
+    before = {layer: completed(spark, config, layer) for layer in ("silver", "gold")}
+    for layer, rows in before.items():  # the earlier release's ledger tables...
+        legacy = spark.createDataFrame([_legacy_row(layer, r) for r in rows], _LEGACY_DDL[layer])
+        legacy.write.format("delta").save(config.location(f"{layer}/batches"))
+    location = table_location(config, OPS_RUN_LOG)  # ...and its run log, without batches
+    new = ("batch", "input_from", "input_to", "rebuild")
+    old_log = read_table(spark, location).drop(*new)
+    old_rows, old_schema = old_log.collect(), old_log.schema
+    spark.createDataFrame(old_rows, old_schema).write.format("delta").mode("overwrite").option(
+        "overwriteSchema", "true"
+    ).save(location)
+
+    def silver_and_gold() -> dict:
+        return {k: v for k, v in snapshot(spark, config).items() if not k.startswith("bronze.")}
+
+    tables = silver_and_gold()
+
+    land(config, FIRST, rename="redelivered.csv")  # a new file, every row a duplicate
+    results = {r.layer: r for r in run(spark, config)}
+    assert results["silver"].counts["taken"] > 0 == results["silver"].counts["added"]
+    assert silver_and_gold() == tables
+
+    def spans(layer: str) -> list[tuple]:
+        rows = completed(spark, config, layer)
+        return [(r["batch"], r["input_from"], r["input_to"]) for r in rows]
+
+    for layer, rows in before.items():
+        expected = [(r["batch"], r["input_from"], r["input_to"]) for r in rows]
+        assert spans(layer) == [*expected, (3, 3, 3)], layer  # copied once, then carried on
+        imported = completed(spark, config, layer)[:-1]
+        assert {r["counts"] for r in imported} == {f"imported from {layer}/batches"}
+        assert completed(spark, config, layer)[-1]["rebuild"] is False
+    run(spark, config)  # nothing new: nothing copied again, no batch
+    assert spans("silver")[-1] == (3, 3, 3) and len(spans("gold")) == 3

@@ -28,13 +28,13 @@ from lakehouse.tables import (
     BRONZE_EVENTS,
     BRONZE_FILES,
     DQ_RULE_RESULTS,
-    GOLD_BATCHES,
+    GOLD_KPI_SUMMARY,
     OPS_RUN_LOG,
-    SILVER_BATCHES,
     SILVER_QUARANTINE,
 )
 from silver import build as silver_build
 from tests.bronze.test_ingest import assert_matches_oracle
+from tests.builds import completed
 from tests.gold.test_gold import check_against_oracle
 from tests.helpers import REES46, REPO, lakehouse_cmd, land, subprocess_env
 from tests.oracle import duckdb_events
@@ -76,10 +76,17 @@ def _run_log(spark, config: LakehouseConfig) -> list[dict]:
     return sorted((r.asDict() for r in rows), key=lambda r: (r["ended_at"], r["layer"]))
 
 
-def _statuses(spark, config: LakehouseConfig, table) -> list[tuple]:
-    key = {BRONZE_FILES: "source_file", SILVER_BATCHES: "silver_batch"}.get(table, "gold_batch")
-    rows = read_table(spark, table_location(config, table)).collect()
-    return sorted((r[key], r["status"]) for r in rows)
+def _files(spark, config: LakehouseConfig) -> list[tuple]:
+    """The bronze ledger: (file, status) per landing file taken."""
+    rows = read_table(spark, table_location(config, BRONZE_FILES)).collect()
+    return sorted((r["source_file"], r["status"]) for r in rows)
+
+
+def _completed(spark, config: LakehouseConfig, layer: str) -> list[int]:
+    """The batches ``layer`` completed: its rows with a batch in the run log."""
+    if latest_version(spark, table_location(config, OPS_RUN_LOG)) is None:
+        return []
+    return [r["batch"] for r in completed(spark, config, layer)]
 
 
 def _data_versions(spark, config: LakehouseConfig) -> dict[str, int | None]:
@@ -132,11 +139,11 @@ def test_a_bad_day_kills_at_every_crash_point_two_writers_a_failed_layer(spark, 
     for point, layers in FIRST_DAY_KILLS:
         chain.kill(point, layers)
         if point.startswith("bronze."):  # written, not completed: in flight, not in the ledger
-            assert _statuses(spark, config, BRONZE_FILES) == []
+            assert _files(spark, config) == []
             left = ingest.in_flight_batch(spark, config)
             assert left.number == 1 and left.files == tuple(sorted(p.name for p in FIRST_DELIVERY))
         elif point.startswith("silver."):
-            assert _statuses(spark, config, SILVER_BATCHES) == []
+            assert _completed(spark, config, "silver") == []
             left = silver_build.in_flight_batch(spark, config)
             if point == "silver.after_quarantine":  # no write yet: nothing left to resume
                 assert left is None
@@ -149,12 +156,13 @@ def test_a_bad_day_kills_at_every_crash_point_two_writers_a_failed_layer(spark, 
             assert keys.count() == keys.distinct().count() == 5_019 + 683
             assert {b for (b,) in events.select("batch_id").distinct().collect()} == {1}
         if point == "pipeline.after_silver":
-            assert _statuses(spark, config, SILVER_BATCHES) == [(1, "done")]
+            assert _completed(spark, config, "silver") == [1]
             con = duckdb_events(list(FIRST_DELIVERY))
             assert silver_events(spark, config) == oracle_events(con)
             assert sessions(spark, config) == oracle_sessions(con)
     # killed before gold started: no gold table yet, nothing of gold in flight
-    assert latest_version(spark, table_location(config, GOLD_BATCHES)) is None
+    assert latest_version(spark, table_location(config, GOLD_KPI_SUMMARY)) is None
+    assert _completed(spark, config, "gold") == []
 
     # -- a run finishes day one; a second run meanwhile is refused, a third waits ----------
     first = _lakehouse("run", "--home", config.home)
@@ -177,7 +185,7 @@ def test_a_bad_day_kills_at_every_crash_point_two_writers_a_failed_layer(spark, 
     assert lock_path(config).read_text() == "", "a finished run releases the lock cleanly"
 
     check_against_oracle(spark, config, list(FIRST_DELIVERY))
-    assert _statuses(spark, config, GOLD_BATCHES) == [(1, "done")]
+    assert _completed(spark, config, "gold") == [1]
     log = _run_log(spark, config)
     by_run = {(r["run_id"], r["layer"]): r for r in log}
     for run_id in chain.killed:
@@ -254,11 +262,11 @@ def test_a_bad_day_kills_at_every_crash_point_two_writers_a_failed_layer(spark, 
     for point, layers in SECOND_DAY_KILLS:
         chain.kill(point, layers)
         if point == "gold.after_daily":
-            assert _statuses(spark, config, GOLD_BATCHES) == [(1, "done")]
+            assert _completed(spark, config, "gold") == [1]
             assert gold_build.in_flight_batch(spark, config).number == 2
             shown = "\n".join(render_status(collect_status(spark, config)))
             assert "gold    batch 2, planned by run" in shown
-    assert _statuses(spark, config, GOLD_BATCHES) == [(1, "done"), (2, "done")]
+    assert _completed(spark, config, "gold") == [1, 2]
     assert gold_build.in_flight_batch(spark, config) is None
     before = _data_versions(spark, config)
     code, out, err = _finish(_lakehouse("run", "--home", config.home))
@@ -272,7 +280,7 @@ def test_a_bad_day_kills_at_every_crash_point_two_writers_a_failed_layer(spark, 
     con = duckdb_events(files)
     assert silver_events(spark, config) == oracle_events(con)
     assert sessions(spark, config) == oracle_sessions(con)
-    assert _statuses(spark, config, SILVER_BATCHES) == [(1, "done"), (2, "done")]
+    assert _completed(spark, config, "silver") == [1, 2]
     check_against_oracle(spark, config, files)
     log = _run_log(spark, config)
     interrupted = {r["run_id"] for r in log if r["status"] == "interrupted"}

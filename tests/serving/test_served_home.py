@@ -275,7 +275,7 @@ TABLEAU_SQL = [
     "SELECT `event_date`, COUNT(*) AS `rows`, SUM(`revenue`) AS `revenue` FROM "
     "`gold`.`daily_product_sales` GROUP BY `event_date` ORDER BY `event_date`",
     "SELECT * FROM `gold`.`kpi_summary`",
-    "SELECT `status`, COUNT(*) FROM `gold`.`batches` GROUP BY `status`",
+    "SELECT `layer`, `status`, COUNT(`batch`) FROM `ops`.`run_log` GROUP BY 1, 2 ORDER BY 1, 2",
     "SELECT `rule_id`, SUM(`failed_rows`) AS `failed` FROM `dq`.`rule_results` "
     "WHERE `engine` = 'spark' GROUP BY `rule_id` ORDER BY `rule_id`",
 ]

@@ -23,7 +23,6 @@ from lakehouse.runs import new_run_id
 from lakehouse.schema import HEADER
 from lakehouse.tables import (
     DQ_RULE_RESULTS,
-    SILVER_BATCHES,
     SILVER_EVENTS,
     SILVER_PRODUCTS,
     SILVER_QUARANTINE,
@@ -31,6 +30,7 @@ from lakehouse.tables import (
     SILVER_USER_SESSIONS,
 )
 from silver import build
+from tests.builds import completed
 from tests.helpers import TEST_CONF, land
 from tests.oracle import duckdb_events
 from tests.silver.test_quality import BREAKS, OK
@@ -181,11 +181,14 @@ def test_each_event_date_is_one_file(spark, real):
 @pytest.mark.xdist_group("real-build")
 def test_batches_and_quality_results_are_recorded(spark, real):
     config, _, run1, _ = real
-    batches = read_table(spark, table_location(config, SILVER_BATCHES)).orderBy("silver_batch")
-    rows = [r.asDict() for r in batches.collect()]
-    assert [(r["silver_batch"], r["status"]) for r in rows] == [(1, "done"), (2, "done")]
+    rows = completed(spark, config, "silver")  # the batches' rows in the run log
+    assert [(r["batch"], r["status"]) for r in rows] == [(1, "succeeded"), (2, "succeeded")]
+    assert [(r["input_from"], r["input_to"], r["rebuild"]) for r in rows] == [
+        (1, 1, False),
+        (2, 2, False),
+    ]
     for r in rows:
-        assert r["rows_taken"] == r["rows_added"] + r["rows_quarantined"] + r["duplicates_dropped"]
+        assert r["rows_read"] == r["rows_written"] + r["rows_quarantined"] + r["rows_duplicates"]
     dq = read_table(spark, table_location(config, DQ_RULE_RESULTS)).where("batch = 1")
     by_engine, evaluated = {}, {}
     for r in dq.collect():
@@ -309,8 +312,7 @@ def test_uniqueness_is_checked_on_the_keys_a_batch_wrote(spark, home, tmp_path, 
     by_rule = {r["rule_id"]: (r["rows_evaluated"], r["failed_rows"]) for r in dq}
     assert by_rule["products_unique"] == (len(day2_products) + 1, 2)
     assert by_rule["user_sessions_unique"] == (day2_sessions, 0)
-    batches = read_table(spark, table_location(home, SILVER_BATCHES)).orderBy("silver_batch")
-    assert [(r["silver_batch"], r["status"]) for r in batches.collect()] == [(1, "done")]
+    assert [r["batch"] for r in completed(spark, home, "silver")] == [1]
     assert build.in_flight_batch(spark, home).number == 2  # written, not completed
 
     table = DeltaTable.forPath(spark, location)
@@ -319,9 +321,5 @@ def test_uniqueness_is_checked_on_the_keys_a_batch_wrote(spark, home, tmp_path, 
     spark.createDataFrame(copy, products.schema).write.format("delta").mode("append").save(location)
     _, resumed = run_both(spark, home)
     assert resumed.counts["taken"] > 0
-    batches = read_table(spark, table_location(home, SILVER_BATCHES)).orderBy("silver_batch")
-    assert [(r["silver_batch"], r["status"]) for r in batches.collect()] == [
-        (1, "done"),
-        (2, "done"),
-    ]
+    assert [r["batch"] for r in completed(spark, home, "silver")] == [1, 2]
     assert build.in_flight_batch(spark, home) is None
