@@ -35,15 +35,19 @@ def table_location(config: LakehouseConfig, table: Table) -> str:
 
 def ensure_table(spark: SparkSession, table: Table, location: str) -> None:
     """Create the Delta table at ``location`` from its declaration unless it exists; add the
-    declared columns that an existing table (written by an earlier release) lacks. Old rows
-    read NULL in an added column."""
-    add_columns(spark, table, location, create_and_compare(spark, table, location))
+    declared columns and properties that an existing table (written by an earlier release)
+    lacks. Old rows read NULL in an added column."""
+    if create_table(spark, table, location):
+        return
+    add_columns(spark, table, location, missing_columns(spark, table, location))
+    set_properties(spark, location, missing_properties(spark, table, location))
 
 
 def create_and_compare(spark: SparkSession, table: Table, location: str) -> list[Column]:
     """Create the table from its declaration unless it exists; return the declared columns it
-    lacks (a table written by an earlier release)."""
-    create_table(spark, table, location)
+    lacks (a table written by an earlier release; none when this call created it)."""
+    if create_table(spark, table, location):
+        return []
     return missing_columns(spark, table, location)
 
 
@@ -53,20 +57,48 @@ def ensure_tables(spark: SparkSession, config: LakehouseConfig, tables: Sequence
     run_all(*(partial(ensure_table, spark, t, table_location(config, t)) for t in tables))
 
 
-def create_table(spark: SparkSession, table: Table, location: str) -> None:
-    """``CREATE TABLE IF NOT EXISTS`` from the declaration (columns, comments, partitioning),
-    only when ``location`` holds no Delta commit yet: a warm run runs no DDL at all."""
+def create_table(spark: SparkSession, table: Table, location: str) -> bool:
+    """``CREATE TABLE IF NOT EXISTS`` from the declaration (columns, comments, partitioning,
+    properties), only when ``location`` holds no Delta commit yet: a warm run runs no DDL at
+    all. Returns whether it created the table."""
     if has_delta_commits(spark, location):
-        return
+        return False
     partitioning = (
         f" PARTITIONED BY ({', '.join(f'`{c}`' for c in table.partition_by)})"
         if table.partition_by
         else ""
     )
+    properties = (
+        f" TBLPROPERTIES ({_properties_sql(dict(table.properties))})" if table.properties else ""
+    )
     spark.sql(
         f"CREATE TABLE IF NOT EXISTS delta.`{location}` ({table.ddl()}) USING delta"
-        f"{partitioning} COMMENT '{table.description.replace(chr(39), '')}'"
+        f"{partitioning} COMMENT '{table.description.replace(chr(39), '')}'{properties}"
     )
+    if not has_delta_commits(spark, location):  # e.g. a file where the table's folder must be
+        raise RuntimeError(f"{table.name}: no Delta table at {location} after CREATE TABLE")
+    return True
+
+
+def _properties_sql(properties: dict[str, str]) -> str:
+    return ", ".join(f"'{key}' = '{value}'" for key, value in properties.items())
+
+
+def missing_properties(spark: SparkSession, table: Table, location: str) -> dict[str, str]:
+    """Declared properties of ``table`` that the Delta table at ``location`` lacks or holds
+    with another value (none declared: no read at all)."""
+    if not table.properties:
+        return {}
+    current = DeltaTable.forPath(spark, location).detail().select("properties").first()[0]
+    return {key: value for key, value in table.properties if current.get(key) != value}
+
+
+def set_properties(spark: SparkSession, location: str, properties: dict[str, str]) -> None:
+    """Set ``properties`` in one commit (e.g. deletion vectors on a table of an earlier
+    release; enabling them upgrades the table's protocol); none: nothing."""
+    if properties:
+        settings = _properties_sql(properties)
+        spark.sql(f"ALTER TABLE delta.`{location}` SET TBLPROPERTIES ({settings})")
 
 
 def missing_columns(spark: SparkSession, table: Table, location: str) -> list[Column]:

@@ -203,14 +203,27 @@ def failure_counts(
 ) -> dict:
     """Rows evaluated and per-rule failure counts, in one aggregate over a flagged frame;
     each keyword adds the count of rows where its condition holds (e.g. ``quarantined=...``)."""
+    row = flagged.agg(*failure_count_columns(rules, column, **rows_where)).collect()[0]
+    return read_failure_counts(row.asDict(), rules, *rows_where)
+
+
+def failure_count_columns(
+    rules: list[Rule], column: str = "failed_rules", **rows_where: Column
+) -> list[Column]:
+    """The aggregate columns of :func:`failure_counts`, also for ``DataFrame.observe``: the
+    counts of a frame that a write reads anyway, without a pass of their own."""
     aggs = [F.count(F.lit(1)).alias("__rows")]
     aggs += [F.count_if(F.array_contains(column, r.rule_id)).alias(r.rule_id) for r in rules]
     aggs += [F.count_if(condition).alias(f"__{name}") for name, condition in rows_where.items()]
-    row = flagged.agg(*aggs).collect()[0]
+    return aggs
+
+
+def read_failure_counts(values: dict[str, Any], rules: list[Rule], *names: str) -> dict:
+    """:func:`failure_counts`' result from the values of :func:`failure_count_columns`."""
     return {
-        "rows": row["__rows"],
-        **{r.rule_id: row[r.rule_id] or 0 for r in rules},
-        **{name: row[f"__{name}"] or 0 for name in rows_where},
+        "rows": values["__rows"],
+        **{r.rule_id: values[r.rule_id] or 0 for r in rules},
+        **{name: values[f"__{name}"] or 0 for name in names},
     }
 
 

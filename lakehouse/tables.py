@@ -30,6 +30,8 @@ class Table:
     description: str
     keys: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
+    """Delta table properties (``TBLPROPERTIES``), set at creation and on older tables."""
 
     @property
     def schema(self) -> str:
@@ -62,6 +64,10 @@ class Table:
             parts.append(f"`{c.name}` {c.type}" + (f" COMMENT '{comment}'" if comment else ""))
         return ", ".join(parts)
 
+
+UPDATED_IN_PLACE = (("delta.enableDeletionVectors", "true"),)
+"""For tables that a MERGE updates row by row: deletion vectors mark the old versions of the
+updated rows instead of rewriting every file that holds one (keys spread over every file)."""
 
 _RAW_FIELDS = tuple(
     Column(name, "STRING", "raw field value as exported; empty field -> NULL")
@@ -163,6 +169,7 @@ SILVER_PRODUCTS = Table(
     ),
     keys=("product_id",),
     description="One row per product with its current attributes (latest event wins).",
+    properties=UPDATED_IN_PLACE,
 )
 
 SILVER_USER_SESSIONS = Table(
@@ -182,6 +189,7 @@ SILVER_USER_SESSIONS = Table(
     ),
     keys=("user_session",),
     description="One row per non-null user_session, updated as its events arrive.",
+    properties=UPDATED_IN_PLACE,
 )
 
 SILVER_QUARANTINE = Table(

@@ -5,14 +5,15 @@ Incremental and crash-safe, through the plan -> write -> complete mechanism of e
 
 1. **Plan** (in memory). The bronze batches completed since the last silver batch become one
    silver batch.
-2. **Check.** One pass over the batch's bronze rows flags every row-level rule of
-   ``expectations/silver_events.json`` and counts the failures and the rows to quarantine.
-3. **Write**, each write marked ``lakehouse.silver/<batch>`` with the plan (the bronze batches
-   it takes), and skipped if already committed:
-   quarantine append (only when some row broke a drop rule); events append when silver has
-   none of the batch's dates, else an insert-only MERGE (null-safe on the nine fields, so a
-   row seen in any earlier file or run is a duplicate); then, from the rows actually inserted,
-   additive user-session MERGE and latest-wins product MERGE (the first batch writes both
+2. **Check and write**, each write marked ``lakehouse.silver/<batch>`` with the plan (the
+   bronze batches it takes), and skipped if already committed. The batch's bronze rows are
+   flagged with every row-level rule of ``expectations/silver_events.json``, not cached: the
+   events write counts the failures and the rows to quarantine as it reads them
+   (``DataFrame.observe``). Events: an append when silver has none of the batch's dates, else
+   an insert-only MERGE (null-safe on the nine fields, so a row seen in any earlier file or
+   run is a duplicate). Then the quarantine append (only when some row broke a drop rule).
+3. **Products and sessions**, from the rows actually inserted: additive user-session MERGE
+   and latest-wins product MERGE, on tables with deletion vectors (the first batch writes both
    tables instead: nothing to merge into).
 4. **Report.** great-expectations validates the same suite on the batch, or a seeded sample of
    it above ``LAKEHOUSE_REPORT_ROWS``, with its pandas engine (Data Docs, JSON result), set-level
@@ -50,7 +51,7 @@ from pathlib import Path
 
 from delta.tables import DeltaTable
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.config import LakehouseConfig
@@ -79,10 +80,12 @@ from lakehouse.quality import (
     any_rule,
     bounded_sample,
     duplicated_rows,
+    failure_count_columns,
     failure_counts,
     flag_rules,
     load_suite,
     missing_keys,
+    read_failure_counts,
     rows_with_keys,
     start_loading_gx,
     validate_with_gx,
@@ -104,6 +107,7 @@ from lakehouse.tables import (
 )
 from silver.transform import (
     dedupe_events,
+    event_dates,
     merge_condition,
     parse_events,
     product_updates,
@@ -154,13 +158,14 @@ def run(
     layer_run = LayerRun.begin(spark, config, run_id, "silver", SILVER_INPUTS, SILVER_OUTPUTS)
     if left is not None and not full_refresh:  # a rebuild supersedes it
         log.info("resuming silver batch %d left in flight by run %s", left.number, left.run_id)
-        _process(spark, config, left, result, layer_run)
+        _process(spark, config, left, bronze, result, layer_run)
         batches = _batches(spark, config)
-    batch = _plan(bronze, batches, next_number(_completed(batches), left), run_id, full_refresh)
+    number = next_number(_completed(batches), left)
+    batch = _plan(sorted(bronze), batches, number, run_id, full_refresh)
     if batch is None:
         log.info("no new bronze batches")
     else:
-        _process(spark, config, batch, result, layer_run)
+        _process(spark, config, batch, bronze, result, layer_run)
     if dates is not None:
         reprocess(spark, config, run_id, dates, result)
     result.seconds = time.monotonic() - started
@@ -183,15 +188,19 @@ def _completed(batches: list) -> int:
     return max((b["batch"] for b in batches), default=0)
 
 
-def _ledgers(spark: SparkSession, config: LakehouseConfig) -> tuple[list[int], list]:
-    """The completed bronze batches and silver's own, read side by side."""
+def _ledgers(spark: SparkSession, config: LakehouseConfig) -> tuple[dict[int, int], list]:
+    """The completed bronze batches with their rows (bronze's ledger counts them per file), and
+    silver's own batches, read side by side."""
+    per_batch = (
+        read_table(spark, table_location(config, BRONZE_FILES))
+        .groupBy("batch_id")
+        .agg(F.sum("rows").alias("rows"))
+    )
     bronze, batches = run_all(
-        lambda: [r[0] for r in
-                 read_table(spark, table_location(config, BRONZE_FILES))
-                 .select("batch_id").distinct().collect()],
+        lambda: {r["batch_id"]: r["rows"] or 0 for r in per_batch.collect()},
         lambda: _batches(spark, config),
-    )  # fmt: skip
-    return sorted(bronze), batches
+    )
+    return bronze, batches
 
 
 def _batches(spark: SparkSession, config: LakehouseConfig) -> list:
@@ -294,14 +303,19 @@ def _process(
     spark: SparkSession,
     config: LakehouseConfig,
     batch: SilverBatch,
+    bronze_ledger: dict[int, int],
     result: LayerResult,
     layer_run: LayerRun,
 ) -> None:
+    """Check, write, report and complete ``batch`` (``bronze_ledger``: rows per bronze batch,
+    which sizes the great-expectations sample)."""
     row_suite = load_suite(ROW_SUITE)
     rules = list(row_suite.rules)
     drop_rules = row_suite.with_severity(Severity.DROP)
     warn_rules = row_suite.with_severity(Severity.WARN)
     where_batch = F.col("batch_id").between(batch.bronze_from, batch.bronze_to)
+    taken_batches = range(batch.bronze_from, batch.bronze_to + 1)
+    bronze_rows = sum(bronze_ledger.get(b, 0) for b in taken_batches)
     bronze = read_table(spark, table_location(config, BRONZE_EVENTS)).where(where_batch)
     if batch.rebuild:
         log.info("silver batch %d rebuilds silver: emptying events and quarantine first",
@@ -310,36 +324,31 @@ def _process(
         for table in (SILVER_EVENTS, SILVER_QUARANTINE):
             empty_once(spark, table, table_location(config, table), reset)
 
-    # 1. One pass: flag every row-level rule, count the failures and the rows to quarantine.
-    flagged = flag_rules(bronze, rules).persist(StorageLevel.MEMORY_AND_DISK)
+    # 1. The batch's rows flagged with every row-level rule, not cached: a cache of the batch
+    # costs more to build than reading bronze again (docs/performance.md). The events write
+    # counts the failures as it reads the rows; the quarantine reads them again only when a
+    # row broke a drop rule.
+    flagged = flag_rules(bronze, rules)
     broken = any_rule(drop_rules)
-    try:
-        spark_counts = failure_counts(flagged, rules, quarantined=broken)
-        taken, quarantined = spark_counts["rows"], spark_counts["quarantined"]
-        log.info("silver batch %d: %d bronze rows taken", batch.number, taken)
-        stamp = F.lit(batch.run_id).alias("run_id")
+    stamp = F.lit(batch.run_id).alias("run_id")
 
-        def write_events() -> None:
-            if quarantined:  # a clean batch adds no empty commit to the quarantine
-                append_once(
-                    quarantine_rows(flagged, broken).select("*", stamp),
-                    table_location(config, SILVER_QUARANTINE),
-                    batch.mark(),
-                )
-            crash_point("silver.after_quarantine")
-            parsed = parse_events(flagged.where(~broken))
-            dates = [r[0] for r in parsed.select("event_date").distinct().collect()]
-            new_events = dedupe_events(parsed)
-            how = _write_events(spark, config, new_events.select("*", stamp), dates, batch)
-            log.info("silver batch %d: events written by %s", batch.number, how)
-            crash_point("silver.after_events")
+    def write() -> dict:
+        counts = _write_events(spark, config, flagged, broken, rules, stamp, batch)
+        if counts["quarantined"]:  # a clean batch adds no empty commit to the quarantine
+            append_once(
+                quarantine_rows(flagged, broken).select("*", stamp),
+                table_location(config, SILVER_QUARANTINE),
+                batch.mark(),
+            )
+        crash_point("silver.after_quarantine")
+        return counts
 
-        # great-expectations is mostly Python on the driver: it overlaps the writes' JVM work
-        gx_outcome, _ = run_all(
-            lambda: _validate_with_gx(config, batch, row_suite, flagged, taken), write_events
-        )
-    finally:
-        flagged.unpersist()
+    # great-expectations is mostly Python on the driver: it overlaps the writes' JVM work
+    gx_outcome, spark_counts = run_all(
+        lambda: _validate_with_gx(config, batch, row_suite, bronze, bronze_rows), write
+    )
+    taken, quarantined = spark_counts["rows"], spark_counts["quarantined"]
+    log.info("silver batch %d: %d bronze rows taken", batch.number, taken)
 
     # 2. Products and sessions from the rows this batch actually inserted (two tables, side by
     # side), and the rows added, read back from the committed events.
@@ -397,25 +406,52 @@ def _batch_rows(spark: SparkSession, config: LakehouseConfig, batch: SilverBatch
 def _write_events(
     spark: SparkSession,
     config: LakehouseConfig,
+    flagged: DataFrame,
+    broken: Column,
+    rules: list[Rule],
+    stamp: Column,
+    batch: SilverBatch,
+) -> dict:
+    """Add the batch's deduplicated events (the ``flagged`` rows that are not ``broken``);
+    return the batch's counts (:func:`~lakehouse.quality.failure_counts`, with
+    ``quarantined``), observed on the rows the write reads. A write skipped as already
+    committed (a resumed batch) reads nothing: the counts then take a pass of their own."""
+    dates = [r[0] for r in event_dates(flagged).collect()]
+    counting = Observation()
+    observed = flagged.observe(counting, *failure_count_columns(rules, quarantined=broken))
+    new_events = dedupe_events(parse_events(observed.where(~broken))).select("*", stamp)
+    how = _add_events(spark, config, new_events, dates, batch)
+    log.info("silver batch %d: events %s", batch.number, how)
+    crash_point("silver.after_events")
+    if how in ("appended", "merged"):
+        return read_failure_counts(counting.get, rules, "quarantined")
+    return failure_counts(flagged, rules, quarantined=broken)
+
+
+def _add_events(
+    spark: SparkSession,
+    config: LakehouseConfig,
     new_events: DataFrame,
     dates: list,
     batch: SilverBatch,
 ) -> str:
-    """Add the batch's deduplicated events; return how: ``"append"``, ``"merge"`` or ``"none"``.
+    """Add the batch's deduplicated events; return how: ``"appended"``, ``"merged"``,
+    ``"already written"`` (a killed run had) or ``"none"`` (no row with a valid date).
 
-    The event date is part of the event key, so when silver holds no event on any of the
-    batch's dates (a new day, a first run, a rebuild) no row can be a duplicate of an earlier
-    one: a plain append, without the MERGE's join against the table, its rows repartitioned by
-    date first so that each date is one file, as the MERGE writes it. Otherwise an insert-only
-    MERGE on the batch's dates skips the rows already in silver (any earlier file or run).
-    Both commit under the same batch mark, so a replay after a crash is skipped either way.
+    ``dates`` holds every date the new events can have (perhaps one more). The event date is
+    part of the event key, so when silver holds no event on any of them (a new day, a first
+    run, a rebuild) no row can be a duplicate of an earlier one: a plain append, without the
+    MERGE's join against the table, its rows repartitioned by date first so that each date is
+    one file, as the MERGE writes it. Otherwise an insert-only MERGE on those dates skips the
+    rows already in silver (any earlier file or run). Both commit under the same batch mark,
+    so a replay after a crash is skipped either way.
     """
     if not dates:
         return "none"
     location = table_location(config, SILVER_EVENTS)
     if read_table(spark, location).where(dates_in(dates)).isEmpty():  # the batch's partitions
-        append_once(new_events.repartition("event_date"), location, batch.mark())
-        return "append"
+        wrote = append_once(new_events.repartition("event_date"), location, batch.mark())
+        return "appended" if wrote else "already written"
     condition = f"{dates_in(dates, 't.event_date')} AND {merge_condition()}"
     merge = (
         DeltaTable.forPath(spark, location)
@@ -423,8 +459,7 @@ def _write_events(
         .merge(new_events.alias("s"), condition)
         .whenNotMatchedInsertAll()
     )
-    merge_once(spark, merge, location, batch.mark())
-    return "merge"
+    return "merged" if merge_once(spark, merge, location, batch.mark()) else "already written"
 
 
 def _overwrite(rows: DataFrame, config: LakehouseConfig, table: Table) -> None:
@@ -585,16 +620,18 @@ def _report(
 
 
 def _validate_with_gx(
-    config: LakehouseConfig, batch: SilverBatch, suite: Suite, flagged: DataFrame, rows: int
+    config: LakehouseConfig, batch: SilverBatch, suite: Suite, bronze: DataFrame, rows: int
 ) -> GxOutcome | None:
-    """great-expectations on the batch, or on a sample of it above ``report_rows``;
-    ``None`` for a home in object storage (no local Data Docs)."""
+    """great-expectations on the batch's ``bronze`` rows (about ``rows`` of them, as bronze's
+    ledger counts them), or on a sample of them above ``report_rows``; ``None`` for a home in
+    object storage (no local Data Docs)."""
     gx_root = _gx_root(config)
     if gx_root is None:
         return None
     run_name = f"{batch.run_id}-silver-{batch.number}"
-    sample = bounded_sample(flagged, rows, config.report_rows, seed=batch.number)
-    return validate_with_gx(sample, suite, list(suite.rules), gx_root, run_name)
+    rules = list(suite.rules)
+    sample = flag_rules(bounded_sample(bronze, rows, config.report_rows, seed=batch.number), rules)
+    return validate_with_gx(sample, suite, rules, gx_root, run_name)
 
 
 def _gx_root(config: LakehouseConfig) -> Path | None:

@@ -41,6 +41,14 @@ def parse_events(valid: DataFrame) -> DataFrame:
     )
 
 
+def event_dates(bronze: DataFrame) -> DataFrame:
+    """The distinct dates of the bronze rows' ``event_time`` where it parses: every date an
+    event parsed from these rows can have (and perhaps the date of a row that another drop
+    rule removes). Reads the one column only."""
+    parsed = F.try_to_timestamp(F.col("event_time"), F.lit(EVENT_TIME_PATTERN))
+    return bronze.select(F.to_date(parsed).alias("event_date")).dropna().distinct()
+
+
 def dedupe_events(events: DataFrame) -> DataFrame:
     """One row per distinct event; lineage of the first occurrence (file, line) is kept."""
     first = F.min(F.struct("bronze_batch", "source_file", "line_number")).alias("first")

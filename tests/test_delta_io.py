@@ -111,3 +111,49 @@ def test_marks_carry_the_plan_and_read_back_as_written():
     assert BatchMark.parse("lakehouse.bronze/3") == BatchMark("lakehouse.bronze", 3)  # older form
     for text in (None, "", "no mark", "app/", "/3", "app/x", "app/3 {not json"):
         assert BatchMark.parse(text) is None, text
+
+
+def test_tables_updated_in_place_get_deletion_vectors_and_merges_use_them(spark, tmp_path):
+    """``silver.products`` declares deletion vectors: a table written by an earlier release
+    (without them) gets them on the next ``ensure_table``, once; then a MERGE that updates one
+    row marks the old row deleted instead of rewriting the file that holds it."""
+    from dataclasses import replace
+
+    from lakehouse.delta_io import ensure_table, missing_properties
+    from lakehouse.tables import SILVER_PRODUCTS
+
+    location = str(tmp_path / "products")
+    earlier = replace(SILVER_PRODUCTS, properties=())
+    ensure_table(spark, earlier, location)
+    assert missing_properties(spark, SILVER_PRODUCTS, location) == {
+        "delta.enableDeletionVectors": "true"
+    }
+    seen = "TIMESTAMP'2019-11-01 00:00:00'"
+    rows = spark.range(1000).selectExpr(
+        "id AS product_id", "'b' AS brand", "1L AS category_id",
+        "CAST(NULL AS STRING) AS category_code", "CAST(NULL AS STRING) AS main_category",
+        "CAST(NULL AS STRING) AS sub_category", "CAST(1 AS DECIMAL(10,2)) AS price",
+        f"{seen} AS first_seen", f"{seen} AS last_seen",
+    )  # fmt: skip
+    rows.coalesce(1).write.format("delta").mode("append").save(location)
+
+    ensure_table(spark, SILVER_PRODUCTS, location)
+    upgraded = latest_version(spark, location)
+    ensure_table(spark, SILVER_PRODUCTS, location)  # nothing missing now: no commit
+    assert latest_version(spark, location) == upgraded
+    assert missing_properties(spark, SILVER_PRODUCTS, location) == {}
+
+    update = rows.where("product_id = 7").selectExpr("product_id", "'new' AS brand")
+    (
+        DeltaTable.forPath(spark, location).alias("t")
+        .merge(update.alias("s"), "t.product_id = s.product_id")
+        .whenMatchedUpdate(set={"brand": "s.brand"})
+        .execute()
+    )  # fmt: skip
+    metrics = DeltaTable.forPath(spark, location).history(1).first()["operationMetrics"]
+    assert metrics["numTargetRowsUpdated"] == "1"
+    assert metrics["numTargetDeletionVectorsAdded"] == "1"
+    assert metrics["numTargetFilesRemoved"] == "0"  # the 1,000-row file is not rewritten
+    table = spark.read.format("delta").load(location)
+    assert table.count() == 1000
+    assert table.where("brand = 'new'").select("product_id").collect() == [(7,)]
