@@ -66,8 +66,10 @@ class Table:
 
 
 UPDATED_IN_PLACE = (("delta.enableDeletionVectors", "true"),)
-"""For tables that a MERGE updates row by row: deletion vectors mark the old versions of the
-updated rows instead of rewriting every file that holds one (keys spread over every file)."""
+"""For a large table that a MERGE updates row by row: deletion vectors mark the old versions
+of the updated rows instead of rewriting every file that holds one (the keys of a batch are
+spread over every file). Not worth it for a small table: writing the vectors costs more
+Spark jobs than rewriting a few megabytes."""
 
 _RAW_FIELDS = tuple(
     Column(name, "STRING", "raw field value as exported; empty field -> NULL")
@@ -169,7 +171,6 @@ SILVER_PRODUCTS = Table(
     ),
     keys=("product_id",),
     description="One row per product with its current attributes (latest event wins).",
-    properties=UPDATED_IN_PLACE,
 )
 
 SILVER_USER_SESSIONS = Table(

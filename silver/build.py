@@ -13,8 +13,8 @@ Incremental and crash-safe, through the plan -> write -> complete mechanism of e
    an insert-only MERGE (null-safe on the nine fields, so a row seen in any earlier file or
    run is a duplicate). Then the quarantine append (only when some row broke a drop rule).
 3. **Products and sessions**, from the rows actually inserted: additive user-session MERGE
-   and latest-wins product MERGE, on tables with deletion vectors (the first batch writes both
-   tables instead: nothing to merge into).
+   (deletion vectors: an updated session is not a rewritten file) and latest-wins product
+   MERGE (the first batch writes both tables instead: nothing to merge into).
 4. **Report.** great-expectations validates the same suite on the batch, or a seeded sample of
    it above ``LAKEHOUSE_REPORT_ROWS``, with its pandas engine (Data Docs, JSON result), set-level
    rules are checked, and per-rule counts go to ``dq.rule_results``. Uniqueness is checked on

@@ -114,40 +114,39 @@ def test_marks_carry_the_plan_and_read_back_as_written():
 
 
 def test_tables_updated_in_place_get_deletion_vectors_and_merges_use_them(spark, tmp_path):
-    """``silver.products`` declares deletion vectors: a table written by an earlier release
-    (without them) gets them on the next ``ensure_table``, once; then a MERGE that updates one
-    row marks the old row deleted instead of rewriting the file that holds it."""
+    """``silver.user_sessions`` declares deletion vectors: a table written by an earlier
+    release (without them) gets them on the next ``ensure_table``, once; then a MERGE that
+    updates one row marks the old row deleted instead of rewriting the file that holds it."""
     from dataclasses import replace
 
     from lakehouse.delta_io import ensure_table, missing_properties
-    from lakehouse.tables import SILVER_PRODUCTS
+    from lakehouse.tables import SILVER_USER_SESSIONS
 
-    location = str(tmp_path / "products")
-    earlier = replace(SILVER_PRODUCTS, properties=())
+    location = str(tmp_path / "user_sessions")
+    earlier = replace(SILVER_USER_SESSIONS, properties=())
     ensure_table(spark, earlier, location)
-    assert missing_properties(spark, SILVER_PRODUCTS, location) == {
+    assert missing_properties(spark, SILVER_USER_SESSIONS, location) == {
         "delta.enableDeletionVectors": "true"
     }
-    seen = "TIMESTAMP'2019-11-01 00:00:00'"
+    at = "TIMESTAMP'2019-11-01 00:00:00'"
     rows = spark.range(1000).selectExpr(
-        "id AS product_id", "'b' AS brand", "1L AS category_id",
-        "CAST(NULL AS STRING) AS category_code", "CAST(NULL AS STRING) AS main_category",
-        "CAST(NULL AS STRING) AS sub_category", "CAST(1 AS DECIMAL(10,2)) AS price",
-        f"{seen} AS first_seen", f"{seen} AS last_seen",
+        "CAST(id AS STRING) AS user_session", "id AS user_id", f"{at} AS session_start",
+        f"{at} AS session_end", "1L AS events", "1L AS views", "0L AS carts", "0L AS removals",
+        "0L AS purchases", "CAST(0 AS DECIMAL(18,2)) AS purchased_value",
     )  # fmt: skip
     rows.coalesce(1).write.format("delta").mode("append").save(location)
 
-    ensure_table(spark, SILVER_PRODUCTS, location)
+    ensure_table(spark, SILVER_USER_SESSIONS, location)
     upgraded = latest_version(spark, location)
-    ensure_table(spark, SILVER_PRODUCTS, location)  # nothing missing now: no commit
+    ensure_table(spark, SILVER_USER_SESSIONS, location)  # nothing missing now: no commit
     assert latest_version(spark, location) == upgraded
-    assert missing_properties(spark, SILVER_PRODUCTS, location) == {}
+    assert missing_properties(spark, SILVER_USER_SESSIONS, location) == {}
 
-    update = rows.where("product_id = 7").selectExpr("product_id", "'new' AS brand")
+    update = rows.where("user_session = '7'").selectExpr("user_session", "2L AS events")
     (
         DeltaTable.forPath(spark, location).alias("t")
-        .merge(update.alias("s"), "t.product_id = s.product_id")
-        .whenMatchedUpdate(set={"brand": "s.brand"})
+        .merge(update.alias("s"), "t.user_session = s.user_session")
+        .whenMatchedUpdate(set={"events": "t.events + s.events"})
         .execute()
     )  # fmt: skip
     metrics = DeltaTable.forPath(spark, location).history(1).first()["operationMetrics"]
@@ -156,4 +155,4 @@ def test_tables_updated_in_place_get_deletion_vectors_and_merges_use_them(spark,
     assert metrics["numTargetFilesRemoved"] == "0"  # the 1,000-row file is not rewritten
     table = spark.read.format("delta").load(location)
     assert table.count() == 1000
-    assert table.where("brand = 'new'").select("product_id").collect() == [(7,)]
+    assert table.where("events = 3").select("user_session").collect() == [("7",)]
