@@ -37,17 +37,17 @@ def ensure_table(spark: SparkSession, table: Table, location: str) -> None:
     """Create the Delta table at ``location`` from its declaration unless it exists; add the
     declared columns and properties that an existing table (written by an earlier release)
     lacks. Old rows read NULL in an added column."""
-    if create_table(spark, table, location):
-        return
-    add_columns(spark, table, location, missing_columns(spark, table, location))
-    set_properties(spark, location, missing_properties(spark, table, location))
+    add_columns(spark, table, location, create_and_compare(spark, table, location))
 
 
 def create_and_compare(spark: SparkSession, table: Table, location: str) -> list[Column]:
-    """Create the table from its declaration unless it exists; return the declared columns it
-    lacks (a table written by an earlier release; none when this call created it)."""
+    """Create the table from its declaration unless it exists, else set the declared
+    properties it lacks; return the declared columns it lacks (a table written by an earlier
+    release; none when this call created it). Columns are the caller's to add: a new column
+    may need its rows recomputed first."""
     if create_table(spark, table, location):
         return []
+    set_properties(spark, location, missing_properties(spark, table, location))
     return missing_columns(spark, table, location)
 
 
