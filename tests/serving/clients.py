@@ -68,7 +68,9 @@ def running_server(
         assert process.stdout is not None
         for line in process.stdout:
             server.output.append(line.rstrip("\n"))
-            if line.startswith("Spark Thrift Server ready"):
+            # The ready line is followed by the connection details, ending with the JDBC URL:
+            # a test that reads them must find them all once the server is up.
+            if line.startswith("  JDBC URL"):
                 ready.set()
 
     threading.Thread(target=pump, daemon=True).start()
